@@ -48,7 +48,7 @@ report_bad_input(OskIdKind kind, OskIdStatus st, int position)
 				 errmsg("invalid input for type %s", name),
 				 errdetail("%s at character %d.", osk_id_status_message(st),
 						   position),
-				 errhint("Convert full-width digits to ASCII first, for example with translate(value, '０１２３４５６７８９', '0123456789')."),
+				 errhint("Convert full-width digits to ASCII first, for example with normalize(value, NFKC)."),
 				 errhidestmt(true), errhidecontext(true)));
 	else if (st == OSK_ID_BAD_CHARACTER)
 		ereport(ERROR,
@@ -56,7 +56,7 @@ report_bad_input(OskIdKind kind, OskIdStatus st, int position)
 				 errmsg("invalid input for type %s", name),
 				 errdetail("%s at character %d.", osk_id_status_message(st),
 						   position),
-				 errhint("Only the ASCII digits 0-9 are accepted, with optional surrounding white space."),
+				 errhint("Only ASCII digits are accepted, with optional surrounding white space."),
 				 errhidestmt(true), errhidecontext(true)));
 	else
 		ereport(ERROR,

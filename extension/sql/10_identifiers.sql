@@ -171,11 +171,14 @@ DECLARE
 BEGIN
     SELECT c.relname, a.attname INTO col
     FROM pg_event_trigger_ddl_commands() AS d
-    JOIN pg_class AS c ON c.oid = d.objid
+    JOIN pg_class AS c
+      ON c.oid = CASE d.classid
+                     WHEN 'pg_class'::regclass THEN d.objid
+                     WHEN 'pg_type'::regclass THEN (SELECT typrelid FROM pg_type WHERE oid = d.objid)
+                 END
     JOIN pg_attribute AS a ON a.attrelid = c.oid
     JOIN pg_type AS t ON t.oid = a.atttypid
-    WHERE d.classid = 'pg_class'::regclass
-      AND c.relkind IN ('r', 'p', 'm', 'f', 'c')
+    WHERE c.relkind IN ('r', 'p', 'm', 'f', 'c')
       AND a.attnum > 0 AND NOT a.attisdropped
       AND 'onshikaku.my_number'::regtype IN (t.oid, t.typelem, t.typbasetype)
     LIMIT 1;
