@@ -14,7 +14,12 @@ EXTVERSION  = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION)
 MODULE_big  = onshikaku
 OBJS        = extension/onshikaku.o \
               extension/ident.o \
-              extension/identifier_types.o
+              extension/identifier_types.o \
+              extension/crypto.o \
+              extension/privileged.o \
+              extension/keys.o \
+              extension/access_log.o \
+              extension/encrypted_types.o
 
 # The install script is assembled from extension/sql/NN_*.sql, in order;
 # upgrade scripts onshikaku--A--B.sql are written by hand and shipped as is.

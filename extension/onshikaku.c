@@ -7,23 +7,33 @@
  *
  *	 ident.c             identifiers: parsing and check digits (no PostgreSQL)
  *	 identifier_types.c  the SQL types built on ident.c
+ *	 crypto.c            AES-256-GCM, HMAC-SHA256, CSPRNG, self-test (no PostgreSQL)
+ *	 privileged.c        fixed SPI statements as the owner of the extension's tables
+ *	 keys.c              key file, master keys, data keys, rotation
+ *	 access_log.c        the access log of reveals
+ *	 encrypted_types.c   encrypted and blind_index, protect/reveal
  *
- * Later layers (crypto and keys, the model, the flows, retention) add their
- * files below these; docs/architecture.md keeps the picture.
+ * Later layers (the model, the flows, retention) add their files below
+ * these; docs/architecture.md keeps the picture.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+
+#include "access_log.h"
+#include "keys.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
 /*
- * Nothing to set up yet: the identifier types need no state.  Later layers
- * register their settings here, in dependency order.
+ * Register each layer's settings and callbacks, in dependency order.  The
+ * identifier types need none.
  */
 void
 _PG_init(void)
 {
+	osk_keys_init();
+	osk_access_log_init();
 }

@@ -5,8 +5,8 @@
 #   test/setup/cluster.sh stop    stop it (the files stay until the next start)
 #   test/setup/cluster.sh env     print the PG* variables to reach it
 #
-# It lives under the repository in .cluster/ (data, socket dir, log, key
-# file), listens only on its own Unix socket, and runs as an unprivileged OS
+# It lives under the repository in .cluster/ (data, socket dir, log, and a
+# generated key file, .cluster/onshikaku.keys), listens only on its own Unix socket, and runs as an unprivileged OS
 # user: the invoking user, or "postgres" when invoked as root (PostgreSQL
 # refuses to run as root).  Set ONSHIKAKU_PGPORT to change the port number
 # (only the socket name depends on it).
@@ -74,9 +74,9 @@ include_dir = '$base/data/conf.d'
 CONF
   [ "$owner" != "$(id -un)" ] && chown "$owner" "$base/onshikaku.conf"
   echo "include = '$base/onshikaku.conf'" | as_owner tee -a "$base/data/postgresql.conf" >/dev/null
-  if [ -x "$repo/test/setup/cluster-extra.sh" ]; then
-    ONSHIKAKU_CLUSTER="$base" OWNER="$owner" "$repo/test/setup/cluster-extra.sh"
-  fi
+  # a generated throwaway key file, named by a superuser-only setting
+  "$repo/test/setup/keyfile.sh" "$base/onshikaku.keys" "$owner"
+  echo "onshikaku.key_file = '$base/onshikaku.keys'" | as_owner tee "$base/data/conf.d/onshikaku-keys.conf" >/dev/null
   as_owner "$pgbin/pg_ctl" -D "$base/data" -l "$base/server.log" -w -t 60 start >/dev/null
   write_env
   echo "$base"
