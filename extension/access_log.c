@@ -4,15 +4,18 @@
  *
  * An INSERT per reveal would cost more than the decryption itself, so rows
  * are queued in transaction memory and written with one INSERT ... SELECT
- * FROM unnest(...) when the queue is full and just before the transaction
- * commits or prepares (a failure there aborts the commit, so a committed
- * reveal always has its row).  An aborted transaction writes nothing: its
- * rows go with everything else it did.
+ * FROM unnest(...) when the queue is full, when the statement that revealed
+ * ends (so the next statement of the transaction sees them), and as a last
+ * resort just before the transaction commits or prepares.  A failure to
+ * write aborts the statement or the commit, so a committed reveal always
+ * has its row.  An aborted transaction writes nothing: its rows go with
+ * everything else it did.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -48,6 +51,8 @@ static MemoryContext queue_cxt = NULL;
 static LogEntry *queue = NULL;
 static int	queued = 0;
 static int	capacity = 0;
+static bool flushing = false;
+static ExecutorEnd_hook_type prev_executor_end = NULL;
 
 /* Privileged part of the flush: one INSERT for the whole queue. */
 static void
@@ -104,8 +109,9 @@ flush_queue(void)
 {
 	bool		pushed = false;
 
-	if (queued == 0)
+	if (queued == 0 || flushing)
 		return;
+	flushing = true;
 	/* before commit no statement is running: give SPI a snapshot */
 	if (!ActiveSnapshotSet())
 	{
@@ -118,6 +124,18 @@ flush_queue(void)
 	MemoryContextReset(queue_cxt);
 	queue = NULL;
 	queued = capacity = 0;
+	flushing = false;
+}
+
+/* End of a statement's executor: write what it revealed. */
+static void
+access_log_executor_end(QueryDesc *queryDesc)
+{
+	if (prev_executor_end)
+		prev_executor_end(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+	flush_queue();
 }
 
 /* Transaction callback: flush before commit, forget after the end. */
@@ -138,6 +156,7 @@ access_log_xact(XactEvent event, void *arg)
 			queue_cxt = NULL;	/* freed with TopTransactionContext */
 			queue = NULL;
 			queued = capacity = 0;
+			flushing = false;
 			break;
 		default:
 			break;
@@ -148,6 +167,8 @@ void
 osk_access_log_init(void)
 {
 	RegisterXactCallback(access_log_xact, NULL);
+	prev_executor_end = ExecutorEnd_hook;
+	ExecutorEnd_hook = access_log_executor_end;
 }
 
 /* Queue a row, copying its texts into transaction memory. */

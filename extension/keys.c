@@ -767,6 +767,12 @@ find_or_create_active(void *arg)
 			elog(ERROR, "could not store a data key");
 		if (SPI_processed > 0)
 		{
+			/*
+			 * Every backend's caches, this one's included, must forget the
+			 * scope if this transaction aborts, or they would keep
+			 * encrypting under a key that was never stored.
+			 */
+			CacheInvalidateRelcacheByRelid(osk_relation_oid("data_key"));
 			a->key_id = new_id;
 			return;
 		}
