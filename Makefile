@@ -15,6 +15,7 @@ MODULE_big  = onshikaku
 OBJS        = extension/onshikaku.o \
               extension/ident.o \
               extension/identifier_types.o \
+              extension/redaction.o \
               extension/crypto.o \
               extension/privileged.o \
               extension/keys.o \

@@ -495,16 +495,16 @@ wrap_aad(uint8_t *aad, int32 key_id, int64 insurer, int32 cohort)
 	return n;
 }
 
-/* Wrap a data key with the current master key into out (WRAPPED_LEN). */
+/* Wrap a data key with a master key into out (WRAPPED_LEN). */
 static void
 wrap_dek(const uint8_t dek[OSK_KEY_LEN], int32 key_id, int64 insurer, int32 cohort,
-		 uint8_t out[WRAPPED_LEN])
+		 Kek *kek, uint8_t out[WRAPPED_LEN])
 {
 	uint8_t		aad[64];
 	size_t		aad_len = wrap_aad(aad, key_id, insurer, cohort);
 
 	osk_nonce(out);
-	if (osk_aead_seal(ring.keks[ring.current].aead, out, aad, aad_len, dek, OSK_KEY_LEN,
+	if (osk_aead_seal(kek->aead, out, aad, aad_len, dek, OSK_KEY_LEN,
 					  out + OSK_NONCE_LEN, out + OSK_NONCE_LEN + OSK_KEY_LEN) != OSK_CRYPTO_OK)
 		crypto_failed("data key wrapping");
 }
@@ -749,7 +749,7 @@ find_or_create_active(void *arg)
 		new_id = spi_int4(SPI_tuptable->vals[0], 1, &isnull);
 		if (osk_random_bytes(dek, OSK_KEY_LEN) != OSK_CRYPTO_OK)
 			crypto_failed("data key generation");
-		wrap_dek(dek, new_id, a->scope.insurer, a->scope.cohort, wrapped);
+		wrap_dek(dek, new_id, a->scope.insurer, a->scope.cohort, &ring.keks[ring.current], wrapped);
 		osk_wipe(dek, sizeof(dek));
 		w = palloc(VARHDRSZ + WRAPPED_LEN);
 		SET_VARSIZE(w, VARHDRSZ + WRAPPED_LEN);
@@ -830,6 +830,7 @@ osk_rotate_data_key(PG_FUNCTION_ARGS)
 
 typedef struct RewrapArgs
 {
+	Kek		   *target;
 	int64		count;
 } RewrapArgs;
 
@@ -838,7 +839,7 @@ static void
 rewrap_all(void *arg)
 {
 	RewrapArgs *r = arg;
-	int32		current = ring.keks[ring.current].id;
+	int32		current = r->target->id;
 	Oid			types[3] = {INT4OID, INT4OID, BYTEAOID};
 	uint64		n;
 	SPITupleTable *tt;
@@ -870,7 +871,7 @@ rewrap_all(void *arg)
 					 errmsg("wrapped data key %d has the wrong length", key_id)));
 		unwrap_dek((uint8_t *) VARDATA_ANY(w), kek_id, key_id, insurer, cohort, dek);
 		SET_VARSIZE(nw, VARHDRSZ + WRAPPED_LEN);
-		wrap_dek(dek, key_id, insurer, cohort, (uint8_t *) VARDATA(nw));
+		wrap_dek(dek, key_id, insurer, cohort, r->target, (uint8_t *) VARDATA(nw));
 		osk_wipe(dek, sizeof(dek));
 		if (SPI_execute_with_args("UPDATE onshikaku.data_key SET kek_id = $1, wrapped = $3, rewrapped_at = now() "
 								  "WHERE key_id = $2",
@@ -884,10 +885,11 @@ rewrap_all(void *arg)
 }
 
 /*
- * onshikaku.rotate_master_key(): re-wrap every data key with the master key
- * of the highest id in the key file.  Data are not touched; readers keep
- * working throughout, as long as the old master key stays in the file
- * until this has committed.
+ * onshikaku.rotate_master_key([target]): re-wrap every data key with the
+ * master key of the highest id in the key file, or with kek.<target>
+ * (to move back, or to test).  Data are not touched; readers keep working
+ * throughout, as long as the old master key stays in the file until this
+ * has committed.
  */
 PG_FUNCTION_INFO_V1(osk_rotate_master_key);
 Datum
@@ -896,6 +898,15 @@ osk_rotate_master_key(PG_FUNCTION_ARGS)
 	RewrapArgs	r = {0};
 
 	ring_require();
+	r.target = &ring.keks[ring.current];
+	if (PG_NARGS() > 0 && !PG_ARGISNULL(0))
+	{
+		r.target = kek_by_id(PG_GETARG_INT32(0));
+		if (r.target == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the key file holds no master key %d", PG_GETARG_INT32(0))));
+	}
 	osk_run_privileged(rewrap_all, &r);
 	PG_RETURN_INT64(r.count);
 }

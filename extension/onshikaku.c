@@ -7,6 +7,7 @@
  *
  *	 ident.c             identifiers: parsing and check digits (no PostgreSQL)
  *	 identifier_types.c  the SQL types built on ident.c
+ *	 redaction.c         an emit_log_hook that keeps personal numbers out of messages
  *	 crypto.c            AES-256-GCM, HMAC-SHA256, CSPRNG, self-test (no PostgreSQL)
  *	 privileged.c        fixed SPI statements as the owner of the extension's tables
  *	 keys.c              key file, master keys, data keys, rotation
@@ -22,6 +23,7 @@
 
 #include "access_log.h"
 #include "keys.h"
+#include "redaction.h"
 
 PG_MODULE_MAGIC;
 
@@ -34,6 +36,7 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
+	osk_redaction_init();
 	osk_keys_init();
 	osk_access_log_init();
 }

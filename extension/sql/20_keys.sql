@@ -51,7 +51,7 @@ COMMENT ON COLUMN onshikaku.data_key.state IS 'active (encrypts new values), ret
 -- ---- the access log ---------------------------------------------------------
 
 CREATE TABLE onshikaku.access_log (
-    access_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    access_id      bigserial PRIMARY KEY,
     accessed_at    timestamptz NOT NULL,
     session_role   text NOT NULL,
     acting_role    text NOT NULL,
@@ -219,10 +219,10 @@ CREATE FUNCTION onshikaku.rotate_data_key(insurer onshikaku.insurer_number, coho
 COMMENT ON FUNCTION onshikaku.rotate_data_key(onshikaku.insurer_number, integer) IS
     'Retires the active data key of a scope and creates a new one; CALL onshikaku.reencrypt_rotated() then moves the values. Returns the new key id.';
 
-CREATE FUNCTION onshikaku.rotate_master_key() RETURNS bigint
+CREATE FUNCTION onshikaku.rotate_master_key(target_kek integer DEFAULT NULL) RETURNS bigint
     LANGUAGE C VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'osk_rotate_master_key';
-COMMENT ON FUNCTION onshikaku.rotate_master_key() IS
-    'Re-wraps every data key with the master key of the highest id in the key file; returns how many. Data are not touched.';
+COMMENT ON FUNCTION onshikaku.rotate_master_key(integer) IS
+    'Re-wraps every data key with the master key of the highest id in the key file (or kek.<target_kek>); returns how many. Data are not touched.';
 
 CREATE FUNCTION onshikaku.key_status(OUT key text, OUT kek_id integer, OUT fingerprint text,
                                      OUT is_current boolean) RETURNS SETOF record
@@ -357,7 +357,7 @@ REVOKE EXECUTE ON FUNCTION
     onshikaku.reencrypt(onshikaku.encrypted, onshikaku.insurer_number, text),
     onshikaku.reencrypt(onshikaku.encrypted, onshikaku.insurer_number, text, integer),
     onshikaku.rotate_data_key(onshikaku.insurer_number, integer),
-    onshikaku.rotate_master_key(),
+    onshikaku.rotate_master_key(integer),
     onshikaku.key_status(),
     onshikaku.register_encrypted_column(regclass, name, name, text, name)
 FROM PUBLIC;
@@ -370,7 +370,7 @@ GRANT EXECUTE ON FUNCTION
     onshikaku.reencrypt(onshikaku.encrypted, onshikaku.insurer_number, text),
     onshikaku.reencrypt(onshikaku.encrypted, onshikaku.insurer_number, text, integer),
     onshikaku.rotate_data_key(onshikaku.insurer_number, integer),
-    onshikaku.rotate_master_key(),
+    onshikaku.rotate_master_key(integer),
     onshikaku.key_status(),
     onshikaku.register_encrypted_column(regclass, name, name, text, name)
 TO onshikaku_admin;
@@ -380,5 +380,6 @@ GRANT EXECUTE ON PROCEDURE onshikaku.reencrypt_rotated(integer) TO onshikaku_adm
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.data_key', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.data_key_key_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log_access_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.encrypted_column', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.rotation_progress', '');

@@ -70,12 +70,16 @@ shared_buffers = 256MB
 max_connections = 50
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
+# loaded at start so its log redaction is active from the first statement
+shared_preload_libraries = 'onshikaku'
 include_dir = '$base/data/conf.d'
 CONF
   [ "$owner" != "$(id -un)" ] && chown "$owner" "$base/onshikaku.conf"
   echo "include = '$base/onshikaku.conf'" | as_owner tee -a "$base/data/postgresql.conf" >/dev/null
   # a generated throwaway key file, named by a superuser-only setting
+  # (two master keys, so that master key rotation can be exercised)
   "$repo/test/setup/keyfile.sh" "$base/onshikaku.keys" "$owner"
+  "$repo/test/setup/keyfile.sh" --add-kek "$base/onshikaku.keys" 2
   echo "onshikaku.key_file = '$base/onshikaku.keys'" | as_owner tee "$base/data/conf.d/onshikaku-keys.conf" >/dev/null
   as_owner "$pgbin/pg_ctl" -D "$base/data" -l "$base/server.log" -w -t 60 start >/dev/null
   write_env
