@@ -29,7 +29,7 @@ DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard extension/$(EXTENSION)--*--*.sql))
 
 REGRESS     = $(basename $(notdir $(wildcard sql/*.sql)))
-REGRESS_OPTS = --dbname=onshikaku_regress
+REGRESS_OPTS = --dbname=onshikaku_regress --load-extension=onshikaku
 
 PG_CPPFLAGS = -I$(srcdir)/extension
 # -Wextra as asked; unused-parameter is off because every fmgr function

@@ -1,6 +1,5 @@
 -- The identifier types as a user sees them: input, output, errors, casts,
 -- ordering and binary I/O.
-CREATE EXTENSION onshikaku;
 SET search_path = onshikaku, public;
 
 -- valid vectors, printed in canonical form

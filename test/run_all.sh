@@ -51,7 +51,7 @@ if [ -n "$tests" ]; then
   rm -rf results regression.diffs regression.out
   # shellcheck disable=SC2086
   "$pgxs/src/test/regress/pg_regress" --inputdir=. --bindir="$pgbin" \
-    --dbname=onshikaku_regress $tests > "$logs/regress.log" 2>&1
+    --dbname=onshikaku_regress --load-extension=onshikaku $tests > "$logs/regress.log" 2>&1
   p=$(count_lines "$logs/regress.log" '\.\.\. ok')
   f=$(count_lines "$logs/regress.log" '\.\.\. FAILED|\.\.\. failed')
   [ -f regression.diffs ] && cp regression.diffs "$logs/regress.diffs"
