@@ -1,15 +1,20 @@
 /*
  * access_log.c
- *	  Rows of onshikaku.access_log for every reveal, written in bulk.
+ *	  The access log of reveals: every call recorded, stored in batches.
  *
- * An INSERT per reveal would cost more than the decryption itself, so rows
- * are queued in transaction memory and written with one INSERT ... SELECT
- * FROM unnest(...) when the queue is full, when the statement that revealed
- * ends (so the next statement of the transaction sees them), and as a last
- * resort just before the transaction commits or prepares.  A failure to
- * write aborts the statement or the commit, so a committed reveal always
- * has its row.  An aborted transaction writes nothing: its rows go with
- * everything else it did.
+ * A heap row per reveal would cost several times the decryption itself
+ * (heap and index insert, WAL), so calls are queued in transaction memory,
+ * grouped by everything they share (roles, insurer, data key, purpose,
+ * access purpose), and each group is stored as one row of
+ * onshikaku.access_log_batch holding the per-call record references and
+ * times as arrays.  The view onshikaku.access_log shows one row per call.
+ *
+ * The queue is written when the statement that revealed ends (so the next
+ * statement of the transaction sees it), when it holds too many calls, and
+ * as a last resort just before the transaction commits or prepares.  A
+ * failure to write aborts the statement or the commit, so a committed
+ * reveal always has its row.  An aborted transaction writes nothing: its
+ * calls go with everything else it did.
  */
 #include "postgres.h"
 
@@ -29,78 +34,82 @@
 #include "keys.h"
 #include "privileged.h"
 
-#define QUEUE_FLUSH_AT	8192
+#define QUEUE_FLUSH_AT	8192	/* calls queued before a forced write */
+#define MAX_GROUPS		64
 
-typedef struct LogEntry
+/* Calls that share everything but their record and time. */
+typedef struct LogGroup
 {
-	TimestampTz at;
 	Oid			session_role;
-	Oid			current_role;
+	Oid			acting_role;
 	int64		insurer;
 	int32		key_id;
 	text	   *purpose;
-	text	   *record_ref;
 	text	   *access_purpose;
-} LogEntry;
+	int			n;
+	int			capacity;
+	Datum	   *record_refs;	/* text */
+	Datum	   *times;			/* timestamptz */
+} LogGroup;
 
 /*
  * The queue lives in a child of TopTransactionContext, reset after each
- * flush and gone with the transaction.
+ * write and gone with the transaction.
  */
 static MemoryContext queue_cxt = NULL;
-static LogEntry *queue = NULL;
+static LogGroup groups[MAX_GROUPS];
+static int	ngroups = 0;
 static int	queued = 0;
-static int	capacity = 0;
+static int	last_group = -1;
 static bool flushing = false;
 static ExecutorEnd_hook_type prev_executor_end = NULL;
 
-/* Privileged part of the flush: one INSERT for the whole queue. */
+/* Forget the queue (its memory goes with its context). */
 static void
-insert_queue(void *arg)
+queue_reset(void)
 {
-	int			n = queued;
-	Datum	   *at = palloc(n * sizeof(Datum));
-	Datum	   *sess = palloc(n * sizeof(Datum));
-	Datum	   *cur = palloc(n * sizeof(Datum));
-	Datum	   *ins = palloc(n * sizeof(Datum));
-	bool	   *ins_null = palloc(n * sizeof(bool));
-	Datum	   *key = palloc(n * sizeof(Datum));
-	Datum	   *purp = palloc(n * sizeof(Datum));
-	Datum	   *ref = palloc(n * sizeof(Datum));
-	Datum	   *why = palloc(n * sizeof(Datum));
-	Oid			ins_type = osk_type_oid("insurer_number");
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	Oid			types[8] = {TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-	get_array_type(ins_type), INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-	Datum		values[8];
+	ngroups = 0;
+	queued = 0;
+	last_group = -1;
+}
 
-	for (int i = 0; i < n; i++)
+/* Privileged part of the flush: one INSERT per group. */
+static void
+insert_groups(void *arg)
+{
+	Oid			ins_type = osk_type_oid("insurer_number");
+	Oid			types[8] = {TEXTOID, TEXTOID, ins_type, INT4OID, TEXTOID, TEXTOID,
+	TEXTARRAYOID, TIMESTAMPTZARRAYOID};
+	SPIPlanPtr	plan;
+
+	plan = SPI_prepare("INSERT INTO onshikaku.access_log_batch (session_role, acting_role, insurer, "
+					   "key_id, purpose, access_purpose, record_refs, accessed_at) "
+					   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the access-log insert");
+	for (int g = 0; g < ngroups; g++)
 	{
-		at[i] = TimestampTzGetDatum(queue[i].at);
-		sess[i] = CStringGetTextDatum(GetUserNameFromId(queue[i].session_role, true) ?: "?");
-		cur[i] = CStringGetTextDatum(GetUserNameFromId(queue[i].current_role, true) ?: "?");
-		ins[i] = Int64GetDatum(queue[i].insurer);
-		ins_null[i] = queue[i].insurer == OSK_NO_INSURER;
-		key[i] = Int32GetDatum(queue[i].key_id);
-		purp[i] = PointerGetDatum(queue[i].purpose);
-		ref[i] = PointerGetDatum(queue[i].record_ref);
-		why[i] = PointerGetDatum(queue[i].access_purpose);
+		LogGroup   *grp = &groups[g];
+		Datum		values[8];
+		char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+		const char *sess = GetUserNameFromId(grp->session_role, true);
+		const char *act = GetUserNameFromId(grp->acting_role, true);
+
+		values[0] = CStringGetTextDatum(sess ? sess : "?");
+		values[1] = CStringGetTextDatum(act ? act : "?");
+		values[2] = Int64GetDatum(grp->insurer);
+		if (grp->insurer == OSK_NO_INSURER)
+			nulls[2] = 'n';
+		values[3] = Int32GetDatum(grp->key_id);
+		values[4] = PointerGetDatum(grp->purpose);
+		values[5] = PointerGetDatum(grp->access_purpose);
+		values[6] = PointerGetDatum(construct_array(grp->record_refs, grp->n, TEXTOID,
+													-1, false, TYPALIGN_INT));
+		values[7] = PointerGetDatum(construct_array(grp->times, grp->n, TIMESTAMPTZOID,
+													8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not write onshikaku.access_log_batch");
 	}
-	values[0] = PointerGetDatum(construct_array(at, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[1] = PointerGetDatum(construct_array(sess, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = PointerGetDatum(construct_array(cur, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_md_array(ins, ins_null, 1, dims, lbs, ins_type, 8,
-												   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	values[4] = PointerGetDatum(construct_array(key, n, INT4OID, 4, true, TYPALIGN_INT));
-	values[5] = PointerGetDatum(construct_array(purp, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[6] = PointerGetDatum(construct_array(ref, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[7] = PointerGetDatum(construct_array(why, n, TEXTOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_with_args("INSERT INTO onshikaku.access_log (accessed_at, session_role, acting_role, "
-							  "insurer, key_id, purpose, record_ref, access_purpose) "
-							  "SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)",
-							  8, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write onshikaku.access_log");
 }
 
 /* Write the queue now. */
@@ -118,12 +127,11 @@ flush_queue(void)
 		PushActiveSnapshot(GetTransactionSnapshot());
 		pushed = true;
 	}
-	osk_run_privileged(insert_queue, NULL);
+	osk_run_privileged(insert_groups, NULL);
 	if (pushed)
 		PopActiveSnapshot();
 	MemoryContextReset(queue_cxt);
-	queue = NULL;
-	queued = capacity = 0;
+	queue_reset();
 	flushing = false;
 }
 
@@ -154,8 +162,7 @@ access_log_xact(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			queue_cxt = NULL;	/* freed with TopTransactionContext */
-			queue = NULL;
-			queued = capacity = 0;
+			queue_reset();
 			flushing = false;
 			break;
 		default:
@@ -171,13 +178,54 @@ osk_access_log_init(void)
 	ExecutorEnd_hook = access_log_executor_end;
 }
 
-/* Queue a row, copying its texts into transaction memory. */
+/* Do two texts hold the same bytes? */
+static inline bool
+text_equal(text *a, text *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/* The group a call belongs to, made when new; -1 when the table is full. */
+static int
+find_group(Oid sess, Oid act, int64 insurer, int32 key_id, text *purpose, text *why)
+{
+	LogGroup   *g;
+
+	for (int i = last_group >= 0 ? -1 : 0; i < ngroups; i++)
+	{
+		int			k = i < 0 ? last_group : i;
+
+		g = &groups[k];
+		if (g->key_id == key_id && g->insurer == insurer && g->acting_role == act &&
+			g->session_role == sess && text_equal(g->purpose, purpose) &&
+			text_equal(g->access_purpose, why))
+			return k;
+	}
+	if (ngroups == MAX_GROUPS)
+		return -1;
+	g = &groups[ngroups];
+	g->session_role = sess;
+	g->acting_role = act;
+	g->insurer = insurer;
+	g->key_id = key_id;
+	g->purpose = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(purpose));
+	g->access_purpose = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(why));
+	g->n = 0;
+	g->capacity = 16;
+	g->record_refs = palloc(g->capacity * sizeof(Datum));
+	g->times = palloc(g->capacity * sizeof(Datum));
+	return ngroups++;
+}
+
+/* Queue one call, copying its texts into transaction memory. */
 void
 osk_access_log_record(int64 insurer, int32 key_id, text *purpose,
 					  text *record_ref, text *access_purpose)
 {
 	MemoryContext old;
-	LogEntry   *e;
+	LogGroup   *g;
+	int			k;
 
 	if (queued >= QUEUE_FLUSH_AT)
 		flush_queue();
@@ -185,21 +233,25 @@ osk_access_log_record(int64 insurer, int32 key_id, text *purpose,
 		queue_cxt = AllocSetContextCreate(TopTransactionContext, "onshikaku access log queue",
 										  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(queue_cxt);
-	if (queued == capacity)
+	k = find_group(GetSessionUserId(), GetUserId(), insurer, key_id, purpose, access_purpose);
+	if (k < 0)
 	{
-		capacity = capacity == 0 ? 64 : capacity * 2;
-		queue = queue == NULL ? palloc(capacity * sizeof(LogEntry)) :
-			repalloc(queue, capacity * sizeof(LogEntry));
+		MemoryContextSwitchTo(old);
+		flush_queue();
+		old = MemoryContextSwitchTo(queue_cxt);
+		k = find_group(GetSessionUserId(), GetUserId(), insurer, key_id, purpose, access_purpose);
 	}
-	e = &queue[queued];
-	e->at = GetCurrentTimestamp();
-	e->session_role = GetSessionUserId();
-	e->current_role = GetUserId();
-	e->insurer = insurer;
-	e->key_id = key_id;
-	e->purpose = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(purpose));
-	e->record_ref = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(record_ref));
-	e->access_purpose = (text *) PG_DETOAST_DATUM_COPY(PointerGetDatum(access_purpose));
+	last_group = k;
+	g = &groups[k];
+	if (g->n == g->capacity)
+	{
+		g->capacity *= 2;
+		g->record_refs = repalloc(g->record_refs, g->capacity * sizeof(Datum));
+		g->times = repalloc(g->times, g->capacity * sizeof(Datum));
+	}
+	g->record_refs[g->n] = PointerGetDatum(PG_DETOAST_DATUM_COPY(PointerGetDatum(record_ref)));
+	g->times[g->n] = TimestampTzGetDatum(GetCurrentTimestamp());
+	g->n++;
 	queued++;
 	MemoryContextSwitchTo(old);
 }

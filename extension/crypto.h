@@ -51,6 +51,9 @@ extern OskCryptoResult osk_mac_compute(OskMac *mac, const uint8_t *msg, size_t l
 /* Bytes from OpenSSL's CSPRNG. */
 extern OskCryptoResult osk_random_bytes(uint8_t *buf, size_t len);
 
+/* A 96-bit GCM nonce from the CSPRNG (drawn from a per-process pool). */
+extern OskCryptoResult osk_random_nonce(uint8_t nonce[OSK_NONCE_LEN]);
+
 /*
  * Known-answer tests of AES-256-GCM (seal and open, and a refused altered
  * tag) and HMAC-SHA256.  Returns NULL when all pass, else what failed.

@@ -48,6 +48,7 @@
 
 static char *key_file = NULL;
 static char *key_command = NULL;
+static uint64 settings_generation = 1;	/* bumped when either setting changes */
 
 typedef struct Kek
 {
@@ -61,6 +62,7 @@ static struct
 {
 	bool		loaded;
 	bool		self_tested;
+	uint64		generation;		/* settings_generation it was loaded at */
 	char	   *source;			/* the settings it was loaded from */
 	int			nkeks;
 	int			current;		/* index of the highest KEK id */
@@ -86,6 +88,7 @@ typedef struct ScopeEntry
 {
 	ScopeKey	scope;			/* hash key */
 	int32		key_id;
+	OskAead    *aead;			/* borrowed from dek_cache; reset together */
 } ScopeEntry;
 
 static HTAB *dek_cache = NULL;
@@ -155,6 +158,13 @@ ring_wipe(void)
 	dek_caches_reset();
 }
 
+/* GUC assign hook: a changed setting makes the next key use re-check. */
+static void
+key_setting_assigned(const char *newval, void *extra)
+{
+	settings_generation++;
+}
+
 /*
  * Settings and callbacks.  Both settings are superuser-only: neither SHOW
  * nor pg_settings shows them to other roles.
@@ -167,13 +177,13 @@ osk_keys_init(void)
 							   "Readable only by the server's OS user; see docs/keys.md.",
 							   &key_file, "", PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   NULL, key_setting_assigned, NULL);
 	DefineCustomStringVariable("onshikaku.key_command",
 							   "Command that prints the master keys and the blind-index key.",
 							   "Takes precedence over onshikaku.key_file; see docs/keys.md.",
 							   &key_command, "", PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   NULL, key_setting_assigned, NULL);
 	CacheRegisterRelcacheCallback(data_key_invalidated, (Datum) 0);
 	on_proc_exit(keys_at_exit, (Datum) 0);
 }
@@ -382,12 +392,17 @@ crypto_failed(const char *what)
 static void
 ring_require(void)
 {
-	char	   *source = current_source();
+	char	   *source;
 	char	   *buf;
 	size_t		n;
 
+	/* the hot path: nothing changed since the ring was loaded */
+	if (likely(ring.loaded && ring.generation == settings_generation))
+		return;
+	source = current_source();
 	if (ring.loaded && source != NULL && strcmp(source, ring.source) == 0)
 	{
+		ring.generation = settings_generation;
 		pfree(source);
 		return;
 	}
@@ -450,6 +465,7 @@ ring_require(void)
 		crypto_failed("blind-index key setup");
 	}
 	ring.source = MemoryContextStrdup(TopMemoryContext, source);
+	ring.generation = settings_generation;
 	ring.loaded = true;
 	pfree(source);
 }
@@ -464,7 +480,7 @@ osk_index_mac(void)
 void
 osk_nonce(uint8_t nonce[OSK_NONCE_LEN])
 {
-	if (osk_random_bytes(nonce, OSK_NONCE_LEN) != OSK_CRYPTO_OK)
+	if (osk_random_nonce(nonce) != OSK_CRYPTO_OK)
 		crypto_failed("random nonce generation");
 }
 
@@ -789,6 +805,7 @@ osk_active_data_key(int64 insurer, int32 cohort, int32 *key_id)
 	ScopeArgs	a = {0};
 	ScopeEntry *e;
 	bool		found;
+	OskAead    *aead;
 
 	ring_require();
 	caches_require();
@@ -798,14 +815,17 @@ osk_active_data_key(int64 insurer, int32 cohort, int32 *key_id)
 	if (e != NULL)
 	{
 		*key_id = e->key_id;
-		return osk_data_key(e->key_id);
+		return e->aead;
 	}
 	osk_run_privileged(find_or_create_active, &a);
+	aead = osk_data_key(a.key_id);
+	/* loading may have reset the caches: enter the scope afterwards */
 	caches_require();
 	e = hash_search(scope_cache, &a.scope, HASH_ENTER, &found);
 	e->key_id = a.key_id;
+	e->aead = aead;
 	*key_id = a.key_id;
-	return osk_data_key(a.key_id);
+	return aead;
 }
 
 /*

@@ -50,22 +50,32 @@ COMMENT ON COLUMN onshikaku.data_key.state IS 'active (encrypts new values), ret
 
 -- ---- the access log ---------------------------------------------------------
 
-CREATE TABLE onshikaku.access_log (
-    access_id      bigserial PRIMARY KEY,
-    accessed_at    timestamptz NOT NULL,
+CREATE TABLE onshikaku.access_log_batch (
+    batch_id       bigserial PRIMARY KEY,
     session_role   text NOT NULL,
     acting_role    text NOT NULL,
     insurer        onshikaku.insurer_number,
     key_id         integer NOT NULL,
     purpose        text NOT NULL,
-    record_ref     text NOT NULL,
-    access_purpose text NOT NULL
+    access_purpose text NOT NULL,
+    record_refs    text[] NOT NULL,
+    accessed_at    timestamptz[] NOT NULL,
+    CHECK (cardinality(record_refs) = cardinality(accessed_at) AND cardinality(record_refs) > 0)
 );
-COMMENT ON TABLE onshikaku.access_log IS
-    'アクセス記録: one row per reveal of a personal number (who, when, which record, why); never the number. Append-only.';
-COMMENT ON COLUMN onshikaku.access_log.purpose IS 'The purpose the value was encrypted for (its column).';
-COMMENT ON COLUMN onshikaku.access_log.record_ref IS 'The caller''s reference to the record read (never a personal number).';
-COMMENT ON COLUMN onshikaku.access_log.access_purpose IS 'Why it was read, as the caller stated it.';
+COMMENT ON TABLE onshikaku.access_log_batch IS
+    'アクセス記録 (storage): the reveals of one statement that share roles, insurer, key and purposes, one array element per call. Read it through onshikaku.access_log. Append-only.';
+COMMENT ON COLUMN onshikaku.access_log_batch.purpose IS 'The purpose the values were encrypted for (their column).';
+COMMENT ON COLUMN onshikaku.access_log_batch.record_refs IS 'Per call: the caller''s reference to the record read (never a personal number).';
+COMMENT ON COLUMN onshikaku.access_log_batch.accessed_at IS 'Per call: when the value was revealed.';
+COMMENT ON COLUMN onshikaku.access_log_batch.access_purpose IS 'Why the values were read, as the caller stated it.';
+
+CREATE VIEW onshikaku.access_log WITH (security_barrier) AS
+SELECT b.batch_id, c.accessed_at, b.session_role, b.acting_role, b.insurer, b.key_id, b.purpose,
+       c.record_ref, b.access_purpose
+FROM onshikaku.access_log_batch AS b,
+     LATERAL unnest(b.accessed_at, b.record_refs) WITH ORDINALITY AS c(accessed_at, record_ref, call_no);
+COMMENT ON VIEW onshikaku.access_log IS
+    'アクセス記録: one row per reveal of a personal number (who, when, which record, why, which key); never the number.';
 
 -- Append-only: UPDATE and TRUNCATE are refused to everyone; DELETE only to
 -- the retention purge, which runs as the owner with onshikaku.purging set.
@@ -81,9 +91,9 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION onshikaku.refuse_log_change() IS 'Trigger function: keeps a log table append-only.';
-CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON onshikaku.access_log
+CREATE TRIGGER access_log_append_only BEFORE UPDATE OR DELETE ON onshikaku.access_log_batch
     FOR EACH ROW EXECUTE FUNCTION onshikaku.refuse_log_change();
-CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON onshikaku.access_log
+CREATE TRIGGER access_log_no_truncate BEFORE TRUNCATE ON onshikaku.access_log_batch
     FOR EACH STATEMENT EXECUTE FUNCTION onshikaku.refuse_log_change();
 
 -- ---- the stored types -------------------------------------------------------
@@ -346,11 +356,11 @@ COMMENT ON PROCEDURE onshikaku.reencrypt_rotated(integer) IS
 
 -- ---- privileges ---------------------------------------------------------------
 
-REVOKE ALL ON onshikaku.data_key, onshikaku.access_log, onshikaku.encrypted_column,
+REVOKE ALL ON onshikaku.data_key, onshikaku.access_log, onshikaku.access_log_batch, onshikaku.encrypted_column,
               onshikaku.rotation_progress FROM PUBLIC;
 REVOKE ALL ON SEQUENCE onshikaku.data_key_key_id_seq FROM PUBLIC;
-GRANT SELECT ON onshikaku.data_key, onshikaku.access_log, onshikaku.encrypted_column,
-                onshikaku.rotation_progress TO onshikaku_admin;
+GRANT SELECT ON onshikaku.data_key, onshikaku.access_log, onshikaku.access_log_batch,
+                onshikaku.encrypted_column, onshikaku.rotation_progress TO onshikaku_admin;
 GRANT INSERT, UPDATE ON onshikaku.rotation_progress TO onshikaku_admin;
 REVOKE EXECUTE ON FUNCTION
     onshikaku.reveal(onshikaku.encrypted, onshikaku.insurer_number, text, text, text),
@@ -379,7 +389,7 @@ GRANT EXECUTE ON PROCEDURE onshikaku.reencrypt_rotated(integer) TO onshikaku_adm
 -- pg_dump keeps the data keys and the logs; restore with the same key file.
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.data_key', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.data_key_key_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log', '');
-SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log_access_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log_batch', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log_batch_batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.encrypted_column', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.rotation_progress', '');

@@ -24,7 +24,7 @@ SELECT member_id, insurer FROM demo_members WHERE number_bi OPERATOR(onshikaku.=
 \echo '== 9. Reveal (only for onshikaku_number_handler): every call leaves an access-log row, never the number =='
 SELECT member_id, reveal(number, insurer, 'demo_members.number', 'demo_members:' || member_id, 'demo') AS revealed
 FROM demo_members WHERE member_id = 1;
-SELECT accessed_at::timestamp(0), acting_role, insurer, key_id, record_ref, access_purpose FROM access_log ORDER BY access_id;
+SELECT accessed_at::timestamp(0), acting_role, insurer, key_id, record_ref, access_purpose FROM access_log ORDER BY accessed_at;
 \echo
 \echo '== 10. A ciphertext copied to another insurer''s row does not decrypt =='
 \set ON_ERROR_STOP 0

@@ -9,7 +9,7 @@ BEGIN;
 \ir ../helpers/identifier_oracle.sql
 SET search_path = onshikaku, public;
 SELECT setseed(0.1717);
-SELECT plan(46);
+SELECT plan(50);
 
 -- Try an expression; the SQLSTATE it raised, or NULL when it worked.
 CREATE FUNCTION pg_temp.state_of(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -137,9 +137,16 @@ SELECT is((SELECT count(*) FROM access_log a JOIN people p ON position(p.digits 
           'no access-log row contains a revealed number');
 SELECT is(pg_temp.state_of($$SELECT onshikaku.reveal(e, insurer, 'tap.my_number', 'person 123456789018', 'x') FROM one$$),
           '22023', 'a record reference holding a My Number is refused');
-SELECT is(pg_temp.state_of($$UPDATE onshikaku.access_log SET access_purpose = 'edited'$$), '42501',
+SELECT is(pg_temp.state_of($$UPDATE onshikaku.access_log_batch SET access_purpose = 'edited'$$), '42501',
           'the access log cannot be updated, even by a superuser');
-SELECT is(pg_temp.state_of($$TRUNCATE onshikaku.access_log$$), '42501', 'nor truncated');
+SELECT is(pg_temp.state_of($$DELETE FROM onshikaku.access_log_batch$$), '42501', 'nor deleted from');
+SELECT is(pg_temp.state_of($$TRUNCATE onshikaku.access_log_batch$$), '42501', 'nor truncated');
+SELECT isnt(pg_temp.state_of($$UPDATE onshikaku.access_log SET access_purpose = 'edited'$$), NULL,
+            'and its per-call view is read-only');
+SELECT is((SELECT count(*) FROM access_log WHERE record_ref LIKE 'tap:%' AND access_purpose = 'round trip'),
+          1000::bigint, 'the 1000 round-trip reveals have 1000 access-log rows');
+SELECT is((SELECT count(*) FROM access_log_batch WHERE access_purpose = 'round trip'), 2::bigint,
+          'stored as one batch per insurer key for that statement');
 
 SELECT * FROM finish();
 ROLLBACK;
