@@ -11,10 +11,12 @@
  *
  * The queue is written when the statement that revealed ends (so the next
  * statement of the transaction sees it), when it holds too many calls, and
- * as a last resort just before the transaction commits or prepares.  A
- * failure to write aborts the statement or the commit, so a committed
- * reveal always has its row.  An aborted transaction writes nothing: its
- * calls go with everything else it did.
+ * as a last resort just before the transaction commits or prepares; never
+ * inside a subtransaction, whose rollback would take the rows with it
+ * (the queue outlives it and is written at the top level).  A failure to
+ * write aborts the statement or the commit, so a committed reveal always
+ * has its row.  An aborted transaction writes nothing: its calls go with
+ * everything else it did.
  */
 #include "postgres.h"
 
@@ -25,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -116,23 +119,35 @@ insert_groups(void *arg)
 static void
 flush_queue(void)
 {
-	bool		pushed = false;
+	volatile bool pushed = false;
 
-	if (queued == 0 || flushing)
+	/*
+	 * Only at the top level: rows written inside a subtransaction would be
+	 * lost if it rolled back, though the values were already revealed.  The
+	 * queue itself lives in top-transaction memory and survives that.
+	 */
+	if (queued == 0 || flushing || GetCurrentTransactionNestLevel() > 1)
 		return;
 	flushing = true;
-	/* before commit no statement is running: give SPI a snapshot */
-	if (!ActiveSnapshotSet())
+	PG_TRY();
 	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pushed = true;
+		/* before commit no statement is running: give SPI a snapshot */
+		if (!ActiveSnapshotSet())
+		{
+			PushActiveSnapshot(GetTransactionSnapshot());
+			pushed = true;
+		}
+		osk_run_privileged(insert_groups, NULL);
+		if (pushed)
+			PopActiveSnapshot();
 	}
-	osk_run_privileged(insert_groups, NULL);
-	if (pushed)
-		PopActiveSnapshot();
+	PG_FINALLY();
+	{
+		flushing = false;
+	}
+	PG_END_TRY();
 	MemoryContextReset(queue_cxt);
 	queue_reset();
-	flushing = false;
 }
 
 /* End of a statement's executor: write what it revealed. */
@@ -170,9 +185,17 @@ access_log_xact(XactEvent event, void *arg)
 	}
 }
 
+static bool purging = false;
+
 void
 osk_access_log_init(void)
 {
+	/* set only by the retention purge (a superuser-owned function) */
+	DefineCustomBoolVariable("onshikaku.purging",
+							 "Lets the retention purge delete from the append-only logs.",
+							 NULL, &purging, false, PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							 NULL, NULL, NULL);
 	RegisterXactCallback(access_log_xact, NULL);
 	prev_executor_end = ExecutorEnd_hook;
 	ExecutorEnd_hook = access_log_executor_end;

@@ -33,6 +33,7 @@
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "storage/ipc.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
@@ -63,12 +64,15 @@ static struct
 	bool		loaded;
 	bool		self_tested;
 	uint64		generation;		/* settings_generation it was loaded at */
+	LocalTransactionId checked_lxid;	/* last transaction that checked it */
+	uint64		file_identity[3];	/* device+inode, size, mtime; 0 for a command */
 	char	   *source;			/* the settings it was loaded from */
 	int			nkeks;
 	int			current;		/* index of the highest KEK id */
 	Kek			keks[MAX_KEKS];
 	uint8_t		index_key[OSK_KEY_LEN];
 	OskMac	   *index_mac;
+	bool		index_checked;	/* fingerprint compared with the database's */
 } ring;
 
 typedef struct DekEntry
@@ -91,6 +95,7 @@ typedef struct ScopeEntry
 	OskAead    *aead;			/* borrowed from dek_cache; reset together */
 } ScopeEntry;
 
+static pid_t exit_wipe_pid = 0;
 static HTAB *dek_cache = NULL;
 static HTAB *scope_cache = NULL;
 static Oid	data_key_relid = InvalidOid;
@@ -155,6 +160,7 @@ ring_wipe(void)
 	ring.source = NULL;
 	ring.nkeks = 0;
 	ring.loaded = false;
+	ring.index_checked = false;
 	dek_caches_reset();
 }
 
@@ -185,7 +191,26 @@ osk_keys_init(void)
 							   GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
 							   NULL, key_setting_assigned, NULL);
 	CacheRegisterRelcacheCallback(data_key_invalidated, (Datum) 0);
-	on_proc_exit(keys_at_exit, (Datum) 0);
+}
+
+/*
+ * What identifies the key file's current content cheaply: device and
+ * inode, size, and modification time (nanoseconds).  All zero when it
+ * cannot be read, which never matches a loaded ring.
+ */
+static void
+key_file_identity(uint64 id[3])
+{
+	struct stat st;
+
+	memset(id, 0, 3 * sizeof(uint64));
+	if (key_file == NULL || key_file[0] == '\0' || stat(key_file, &st) != 0)
+		return;
+	id[0] = ((uint64) st.st_dev << 32) ^ (uint64) st.st_ino;
+	id[1] = (uint64) st.st_size;
+	id[2] = (uint64) st.st_mtim.tv_sec * 1000000000 + (uint64) st.st_mtim.tv_nsec;
+	if (id[0] == 0)
+		id[0] = 1;
 }
 
 /* Which settings the ring would be loaded from now, as one string. */
@@ -221,7 +246,8 @@ read_key_text(char *buf, size_t cap)
 			osk_wipe(buf, cap);
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIG_FILE_ERROR),
-					 errmsg("onshikaku.key_command failed with exit status %d", rc)));
+					 errmsg("onshikaku.key_command failed"),
+					 errdetail("The command %s.", wait_result_to_str(rc))));
 		}
 		return n;
 	}
@@ -397,12 +423,27 @@ ring_require(void)
 	size_t		n;
 
 	/* the hot path: nothing changed since the ring was loaded */
-	if (likely(ring.loaded && ring.generation == settings_generation))
+	if (likely(ring.loaded && ring.generation == settings_generation &&
+			   ring.checked_lxid == MyProc->lxid))
 		return;
+	/* once per transaction, notice a key file replaced or edited in place */
+	if (ring.loaded && ring.generation == settings_generation && ring.file_identity[0] != 0)
+	{
+		uint64		id[3];
+
+		key_file_identity(id);
+		if (memcmp(id, ring.file_identity, sizeof(id)) == 0)
+		{
+			ring.checked_lxid = MyProc->lxid;
+			return;
+		}
+	}
 	source = current_source();
-	if (ring.loaded && source != NULL && strcmp(source, ring.source) == 0)
+	if (ring.loaded && source != NULL && strcmp(source, ring.source) == 0 &&
+		ring.file_identity[0] == 0)
 	{
 		ring.generation = settings_generation;
+		ring.checked_lxid = MyProc->lxid;
 		pfree(source);
 		return;
 	}
@@ -466,14 +507,63 @@ ring_require(void)
 	}
 	ring.source = MemoryContextStrdup(TopMemoryContext, source);
 	ring.generation = settings_generation;
+	ring.checked_lxid = MyProc->lxid;
+	if (key_command == NULL || key_command[0] == '\0')
+		key_file_identity(ring.file_identity);
+	else
+		memset(ring.file_identity, 0, sizeof(ring.file_identity));
 	ring.loaded = true;
+	/* backends forget the postmaster's exit callbacks: register here */
+	if (exit_wipe_pid != MyProcPid)
+	{
+		on_proc_exit(keys_at_exit, (Datum) 0);
+		exit_wipe_pid = MyProcPid;
+	}
 	pfree(source);
+}
+
+static text *fingerprint(const uint8_t key[OSK_KEY_LEN]);
+
+/*
+ * Privileged part of osk_index_mac(): compare the blind-index key's
+ * fingerprint with the one this database's indexes were made with, and
+ * record it on first use.  A wrong master key shows itself when a data key
+ * does not unwrap; a wrong blind-index key would silently find nobody.
+ */
+static void
+check_index_fingerprint(void *arg)
+{
+	text	   *fp = (text *) arg;
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {PointerGetDatum(fp)};
+	bool		isnull;
+	char	   *stored;
+
+	if (SPI_execute_with_args("INSERT INTO onshikaku.key_fingerprint (key, fingerprint) "
+							  "VALUES ('blind_index', $1) ON CONFLICT (key) DO NOTHING",
+							  1, types, values, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not record the blind-index key fingerprint");
+	if (SPI_execute("SELECT fingerprint FROM onshikaku.key_fingerprint WHERE key = 'blind_index'",
+					false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the blind-index key fingerprint");
+	stored = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (strcmp(stored, text_to_cstring(fp)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("the blind_index key of the key file is not the one this database's blind indexes were made with"),
+				 errdetail("Its fingerprint differs from onshikaku.key_fingerprint; every lookup would silently find nobody."),
+				 errhint("Restore the key file that goes with this database.")));
 }
 
 OskMac *
 osk_index_mac(void)
 {
 	ring_require();
+	if (unlikely(!ring.index_checked))
+	{
+		osk_run_privileged(check_index_fingerprint, fingerprint(ring.index_key));
+		ring.index_checked = true;
+	}
 	return ring.index_mac;
 }
 
@@ -663,7 +753,7 @@ osk_data_key(int32 key_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("data key %d has been destroyed", key_id),
-				 errdetail("Everything it protected was purged; copies in old backups can no longer be decrypted.")));
+				 errdetail("Everything it protected was purged and the key was erased from this database.")));
 	unwrap_dek(a.wrapped, a.kek_id, key_id, a.insurer, a.cohort, dek);
 	osk_wipe(a.wrapped, sizeof(a.wrapped));
 	aead = osk_aead_new(dek);

@@ -48,6 +48,16 @@ COMMENT ON COLUMN onshikaku.data_key.kek_id IS 'Id of the master key (kek.<id> i
 COMMENT ON COLUMN onshikaku.data_key.wrapped IS 'nonce (12) | encrypted key (32) | tag (16), AES-256-GCM under the master key, bound to key_id and scope; NULL once destroyed.';
 COMMENT ON COLUMN onshikaku.data_key.state IS 'active (encrypts new values), retired (after rotation: decrypts only), destroyed (purged with its data).';
 
+-- Fingerprints of keys whose mistake would pass silently (a wrong
+-- blind-index key finds nobody): recorded at first use, checked at load.
+CREATE TABLE onshikaku.key_fingerprint (
+    key         text PRIMARY KEY CHECK (key IN ('blind_index')),
+    fingerprint text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE onshikaku.key_fingerprint IS
+    'Fingerprint (first 8 bytes of an HMAC of a fixed label) of the blind-index key the stored blind indexes were made with; never the key.';
+
 -- ---- the access log ---------------------------------------------------------
 
 CREATE TABLE onshikaku.access_log_batch (
@@ -356,13 +366,21 @@ COMMENT ON PROCEDURE onshikaku.reencrypt_rotated(integer) IS
 
 -- ---- privileges ---------------------------------------------------------------
 
-REVOKE ALL ON onshikaku.data_key, onshikaku.access_log, onshikaku.access_log_batch, onshikaku.encrypted_column,
+REVOKE ALL ON onshikaku.data_key, onshikaku.key_fingerprint, onshikaku.access_log, onshikaku.access_log_batch,
+              onshikaku.encrypted_column,
               onshikaku.rotation_progress FROM PUBLIC;
 REVOKE ALL ON SEQUENCE onshikaku.data_key_key_id_seq FROM PUBLIC;
 GRANT SELECT ON onshikaku.data_key, onshikaku.access_log, onshikaku.access_log_batch,
                 onshikaku.encrypted_column, onshikaku.rotation_progress TO onshikaku_admin;
+GRANT SELECT ON onshikaku.key_fingerprint TO onshikaku_admin;
 GRANT INSERT, UPDATE ON onshikaku.rotation_progress TO onshikaku_admin;
+GRANT INSERT, UPDATE, DELETE ON onshikaku.encrypted_column TO onshikaku_admin;
 REVOKE EXECUTE ON FUNCTION
+    onshikaku.protect(onshikaku.my_number, onshikaku.insurer_number, text),
+    onshikaku.protect(onshikaku.my_number, onshikaku.insurer_number, text, integer),
+    onshikaku.protect_code(text, onshikaku.insurer_number, text),
+    onshikaku.protect_code(text, onshikaku.insurer_number, text, integer),
+    onshikaku.blind_index_of(onshikaku.my_number),
     onshikaku.reveal(onshikaku.encrypted, onshikaku.insurer_number, text, text, text),
     onshikaku.reencrypt(onshikaku.encrypted, onshikaku.insurer_number, text),
     onshikaku.reencrypt(onshikaku.encrypted, onshikaku.insurer_number, text, integer),
@@ -372,7 +390,14 @@ REVOKE EXECUTE ON FUNCTION
     onshikaku.register_encrypted_column(regclass, name, name, text, name)
 FROM PUBLIC;
 REVOKE EXECUTE ON PROCEDURE onshikaku.reencrypt_rotated(integer) FROM PUBLIC;
+-- Handling numbers (encrypting, indexing, revealing) is one right: a
+-- blind index is as good as the number to whoever can compute it.
 GRANT EXECUTE ON FUNCTION
+    onshikaku.protect(onshikaku.my_number, onshikaku.insurer_number, text),
+    onshikaku.protect(onshikaku.my_number, onshikaku.insurer_number, text, integer),
+    onshikaku.protect_code(text, onshikaku.insurer_number, text),
+    onshikaku.protect_code(text, onshikaku.insurer_number, text, integer),
+    onshikaku.blind_index_of(onshikaku.my_number),
     onshikaku.reveal(onshikaku.encrypted, onshikaku.insurer_number, text, text, text),
     onshikaku.my_number_digits(onshikaku.my_number)
 TO onshikaku_number_handler;
@@ -389,6 +414,7 @@ GRANT EXECUTE ON PROCEDURE onshikaku.reencrypt_rotated(integer) TO onshikaku_adm
 -- pg_dump keeps the data keys and the logs; restore with the same key file.
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.data_key', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.data_key_key_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.key_fingerprint', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log_batch', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.access_log_batch_batch_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.encrypted_column', '');

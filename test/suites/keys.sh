@@ -138,6 +138,40 @@ check "restored database without the key file: nothing decrypts" "$(q onshikaku_
 if alive; then ok "no crash"; else not_ok "no crash"; fi
 restore_settings
 
+# ---- the blind-index key is checked against the database ---------------------------------------
+{ grep '^kek\.' "$keys"; printf 'blind_index = %s\n' "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"; } > "$work/index.keys"
+chmod 600 "$work/index.keys"; chown "$owner" "$work/index.keys"
+set_key_conf "onshikaku.key_file = '$work/index.keys'"
+msg=$(psql -X -q -At -d onshikaku_keys -v VERBOSITY=default -c "SELECT onshikaku.blind_index_of('123456789018')" 2>&1)
+case "$msg" in *"blind_index key of the key file is not the one"*) ok "a different blind-index key is refused, not silently used" ;;
+  *) not_ok "a different blind-index key is refused, not silently used" "$msg" ;; esac
+check "with the right master keys, values still decrypt" "$(q onshikaku_keys "$all_ok")" 200
+restore_settings
+
+# ---- a key file edited in place is re-read by running sessions ------------------------------------
+cp -p "$keys" "$work/inplace.keys"
+set_key_conf "onshikaku.key_file = '$work/inplace.keys'"
+out=$(psql -X -q -At -d onshikaku_keys <<SQL 2>&1
+SELECT max(kek_id) FROM onshikaku.key_status();
+\! test/setup/keyfile.sh --add-kek '$work/inplace.keys' 9
+SELECT max(kek_id) FROM onshikaku.key_status();
+SQL
+)
+check "a session sees a master key added to its key file in place" "$(echo "$out" | paste -sd, -)" "2,9"
+restore_settings
+
+# ---- a reveal inside a rolled-back savepoint keeps its access-log row --------------------------------
+before=$(q onshikaku_keys "SELECT count(*) FROM onshikaku.access_log WHERE access_purpose = 'savepoint test'")
+psql -X -q -d onshikaku_keys >/dev/null <<'SQL'
+BEGIN;
+SAVEPOINT s;
+SELECT onshikaku.reveal(e, insurer, 'keys.my_number', 't:' || id, 'savepoint test') FROM t WHERE id <= 3;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SQL
+after=$(q onshikaku_keys "SELECT count(*) FROM onshikaku.access_log WHERE access_purpose = 'savepoint test'")
+check "reveals in a rolled-back savepoint are still logged at commit" "$((after - before))" 3
+
 # ---- master key rotation -------------------------------------------------------------------
 check "data keys are wrapped by the highest master key, kek.2" \
   "$(q onshikaku_keys "SELECT string_agg(DISTINCT kek_id::text, ',') FROM onshikaku.data_key")" 2

@@ -9,7 +9,7 @@ BEGIN;
 \ir ../helpers/identifier_oracle.sql
 SET search_path = onshikaku, public;
 SELECT setseed(0.1717);
-SELECT plan(50);
+SELECT plan(53);
 
 -- Try an expression; the SQLSTATE it raised, or NULL when it worked.
 CREATE FUNCTION pg_temp.state_of(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -121,9 +121,18 @@ SELECT is(pg_temp.state_of($$SELECT onshikaku.reveal(e, insurer, 'tap.my_number'
 SELECT is(pg_temp.state_of($$SELECT count(*) FROM onshikaku.data_key$$), '42501', 'nor read the data keys');
 SELECT is(pg_temp.state_of($$SELECT count(*) FROM onshikaku.access_log$$), '42501', 'nor read the access log');
 SELECT is(pg_temp.state_of($$SELECT onshikaku.rotate_master_key()$$), '42501', 'nor rotate keys');
+SELECT is(pg_temp.state_of($$SELECT onshikaku.blind_index_of('123456789018')$$), '42501',
+          'nor compute a blind index (it would be a brute-force oracle)');
+SELECT is(pg_temp.state_of($$SELECT onshikaku.protect('123456789018', '01130012', 'tap.my_number')$$), '42501',
+          'nor encrypt (or create data keys)');
 SELECT is((SELECT count(*) FROM pg_settings WHERE name LIKE 'onshikaku.key%'), 0::bigint,
           'nor see the key settings in pg_settings');
 SELECT is(pg_temp.state_of($$SHOW onshikaku.key_file$$), '42501', 'nor SHOW the key file setting');
+RESET ROLE;
+CREATE ROLE onshikaku_tap_operator NOLOGIN IN ROLE onshikaku_admin;
+SET ROLE onshikaku_tap_operator;
+SELECT lives_ok($$SELECT onshikaku.register_encrypted_column('pg_class', 'relname', NULL, 'tap.x', 'oid')$$,
+                'the operator can register an encrypted column');
 RESET ROLE;
 SET ROLE onshikaku_tap_handler;
 SELECT is((SELECT reveal(e, insurer, 'tap.my_number', 'qualification:2', 'counter enquiry') FROM one),
