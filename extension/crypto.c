@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -79,7 +80,7 @@ void
 osk_wipe(void *p, size_t len)
 {
 	if (p != NULL && len > 0)
-		OPENSSL_cleanse(p, len);
+		explicit_bzero(p, len);
 }
 
 /* Key both contexts once; the nonce is set per call. */
@@ -126,14 +127,17 @@ osk_aead_seal(OskAead *a, const uint8_t nonce[OSK_NONCE_LEN],
 {
 	int			n = 0;
 	int			fin = 0;
+	OSSL_PARAM	params[2];
 
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, OSK_TAG_LEN);
+	params[1] = OSSL_PARAM_construct_end();
 	if (len > INT32_MAX || aad_len > INT32_MAX ||
 		EVP_EncryptInit_ex(a->enc, NULL, NULL, NULL, nonce) != 1 ||
 		(aad_len > 0 && EVP_EncryptUpdate(a->enc, NULL, &n, aad, (int) aad_len) != 1) ||
 		EVP_EncryptUpdate(a->enc, cipher, &n, plain, (int) len) != 1 ||
 		EVP_EncryptFinal_ex(a->enc, cipher + n, &fin) != 1 ||
 		(size_t) (n + fin) != len ||
-		EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, OSK_TAG_LEN, tag) != 1)
+		EVP_CIPHER_CTX_get_params(a->enc, params) != 1)
 	{
 		note_openssl_error("AES-256-GCM encryption");
 		return OSK_CRYPTO_ERROR;
@@ -155,12 +159,16 @@ osk_aead_open(OskAead *a, const uint8_t nonce[OSK_NONCE_LEN],
 	int			fin = 0;
 	uint8_t		tagcopy[OSK_TAG_LEN];
 
+	OSSL_PARAM	params[2];
+
 	memcpy(tagcopy, tag, OSK_TAG_LEN);
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tagcopy, OSK_TAG_LEN);
+	params[1] = OSSL_PARAM_construct_end();
 	if (len > INT32_MAX || aad_len > INT32_MAX ||
 		EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, nonce) != 1 ||
 		(aad_len > 0 && EVP_DecryptUpdate(a->dec, NULL, &n, aad, (int) aad_len) != 1) ||
 		EVP_DecryptUpdate(a->dec, plain, &n, cipher, (int) len) != 1 ||
-		EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, OSK_TAG_LEN, tagcopy) != 1)
+		EVP_CIPHER_CTX_set_params(a->dec, params) != 1)
 	{
 		note_openssl_error("AES-256-GCM decryption");
 		osk_wipe(plain, len);

@@ -97,6 +97,7 @@ typedef struct ScopeEntry
 
 static pid_t exit_wipe_pid = 0;
 static HTAB *dek_cache = NULL;
+static DekEntry *last_dek = NULL;	/* an entry of dek_cache, or NULL */
 static HTAB *scope_cache = NULL;
 static Oid	data_key_relid = InvalidOid;
 
@@ -117,6 +118,7 @@ dek_caches_reset(void)
 		hash_destroy(dek_cache);
 		dek_cache = NULL;
 	}
+	last_dek = NULL;
 	if (scope_cache != NULL)
 	{
 		hash_destroy(scope_cache);
@@ -737,10 +739,16 @@ osk_data_key(int32 key_id)
 	OskAead    *aead;
 
 	ring_require();
+	/* a statement usually reads values of one key: remember the last */
+	if (likely(last_dek != NULL && last_dek->key_id == key_id && dek_cache != NULL))
+		return last_dek->aead;
 	caches_require();
 	e = hash_search(dek_cache, &key_id, HASH_FIND, NULL);
 	if (e != NULL)
+	{
+		last_dek = e;
 		return e->aead;
+	}
 
 	a.key_id = key_id;
 	osk_run_privileged(load_dek_row, &a);

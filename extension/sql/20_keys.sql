@@ -79,6 +79,24 @@ COMMENT ON COLUMN onshikaku.access_log_batch.record_refs IS 'Per call: the calle
 COMMENT ON COLUMN onshikaku.access_log_batch.accessed_at IS 'Per call: when the value was revealed.';
 COMMENT ON COLUMN onshikaku.access_log_batch.access_purpose IS 'Why the values were read, as the caller stated it.';
 
+-- The arrays are written a few thousand calls at a time: pglz would cost
+-- more than the decryptions they record, so use lz4 where the server has
+-- it, and no compression otherwise.
+DO $compression$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_settings
+               WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        ALTER TABLE onshikaku.access_log_batch
+            ALTER COLUMN record_refs SET COMPRESSION lz4,
+            ALTER COLUMN accessed_at SET COMPRESSION lz4;
+    ELSE
+        ALTER TABLE onshikaku.access_log_batch
+            ALTER COLUMN record_refs SET STORAGE EXTERNAL,
+            ALTER COLUMN accessed_at SET STORAGE EXTERNAL;
+    END IF;
+END
+$compression$;
+
 CREATE VIEW onshikaku.access_log WITH (security_barrier) AS
 SELECT b.batch_id, c.accessed_at, b.session_role, b.acting_role, b.insurer, b.key_id, b.purpose,
        c.record_ref, b.access_purpose
