@@ -23,10 +23,13 @@ OBJS        = extension/onshikaku.o \
               extension/encrypted_types.o
 
 # The install script is assembled from extension/sql/NN_*.sql, in order;
-# upgrade scripts onshikaku--A--B.sql are written by hand and shipped as is.
+# upgrade scripts onshikaku--A--B.sql are written by hand, and the install
+# scripts of released versions are frozen in extension/released/ (so that
+# CREATE EXTENSION ... VERSION works and the upgrade suite can test paths).
 SQL_PARTS   = $(sort $(wildcard extension/sql/*.sql))
 DATA_built  = extension/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard extension/$(EXTENSION)--*--*.sql))
+DATA        = $(wildcard extension/$(EXTENSION)--*--*.sql) \
+              $(filter-out %/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard extension/released/$(EXTENSION)--*.sql))
 
 REGRESS     = $(basename $(notdir $(wildcard sql/*.sql)))
 REGRESS_OPTS = --dbname=onshikaku_regress --load-extension=onshikaku
