@@ -63,8 +63,9 @@ typedef struct LogGroup
  * write and gone with the transaction.
  */
 static MemoryContext queue_cxt = NULL;
-static LogGroup groups[MAX_GROUPS];
+static LogGroup *groups = NULL;	/* in queue_cxt */
 static int	ngroups = 0;
+static int	max_groups = 0;
 static int	queued = 0;
 static int	last_group = -1;
 static bool flushing = false;
@@ -74,6 +75,8 @@ static ExecutorEnd_hook_type prev_executor_end = NULL;
 static void
 queue_reset(void)
 {
+	groups = NULL;
+	max_groups = 0;
 	ngroups = 0;
 	queued = 0;
 	last_group = -1;
@@ -243,8 +246,15 @@ find_group(Oid sess, Oid act, int64 insurer, int32 key_id, text *purpose, text *
 			text_equal(g->access_purpose, why))
 			return k;
 	}
-	if (ngroups == MAX_GROUPS)
-		return -1;
+	if (ngroups == max_groups)
+	{
+		/* at the top level a full table is written out; below it, grow */
+		if (ngroups >= MAX_GROUPS && GetCurrentTransactionNestLevel() == 1)
+			return -1;
+		max_groups = max_groups == 0 ? 8 : max_groups * 2;
+		groups = groups == NULL ? palloc(max_groups * sizeof(LogGroup)) :
+			repalloc(groups, max_groups * sizeof(LogGroup));
+	}
 	g = &groups[ngroups];
 	g->session_role = sess;
 	g->acting_role = act;

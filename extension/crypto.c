@@ -4,12 +4,16 @@
  *
  * Speed comes from keying each context once: an OskAead holds one
  * encryption and one decryption context with the AES key schedule already
- * expanded, and each call only sets the nonce.  An OskMac holds a keyed
- * HMAC context that is re-initialised with the same key (OpenSSL keeps the
- * inner and outer pads), so a call hashes just the message.
+ * expanded, and each call only sets the nonce.  An OskMac holds two SHA-256
+ * states that have absorbed the HMAC key pads, copied per call, so a call
+ * hashes just the message.  Nonces come from a pool refilled from the
+ * CSPRNG (see osk_random_nonce).
  *
  * No PostgreSQL header here: see crypto.h.
  */
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE			/* explicit_bzero() under -std=c11 */
+#endif
 #include "crypto.h"
 
 #include <stdbool.h>
@@ -254,9 +258,11 @@ osk_mac_compute(OskMac *m, const uint8_t *msg, size_t len, uint8_t out[OSK_MAC_L
 		EVP_DigestUpdate(m->work, inner, sizeof(inner)) != 1 ||
 		EVP_DigestFinal_ex(m->work, out, &n2) != 1 || n2 != OSK_MAC_LEN)
 	{
+		osk_wipe(inner, sizeof(inner));
 		note_openssl_error("HMAC-SHA256");
 		return OSK_CRYPTO_ERROR;
 	}
+	osk_wipe(inner, sizeof(inner));
 	return OSK_CRYPTO_OK;
 }
 
@@ -353,7 +359,7 @@ osk_crypto_self_test(void)
 	mac = osk_mac_new((const uint8_t *) "Jefe", 4);
 	if (mac == NULL)
 		return "HMAC-SHA256 key setup";
-	/* twice, to check that re-initialising with the kept key works */
+	/* twice, to check that the keyed states are copied, not consumed */
 	for (int i = 0; i < 2 && failed == NULL; i++)
 		if (osk_mac_compute(mac, (const uint8_t *) "what do ya want for nothing?", 28, out) != OSK_CRYPTO_OK ||
 			memcmp(out, h, 32) != 0)

@@ -26,6 +26,8 @@
 
 #include <sys/stat.h>
 
+#include "access/parallel.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -468,6 +470,11 @@ ring_require(void)
 		ring.self_tested = true;
 	}
 
+	/* identify the file before reading it: a change in between reloads again */
+	if (key_command == NULL || key_command[0] == '\0')
+		key_file_identity(ring.file_identity);
+	else
+		memset(ring.file_identity, 0, sizeof(ring.file_identity));
 	buf = MemoryContextAllocZero(TopMemoryContext, KEY_TEXT_MAX);
 	PG_TRY();
 	{
@@ -510,10 +517,6 @@ ring_require(void)
 	ring.source = MemoryContextStrdup(TopMemoryContext, source);
 	ring.generation = settings_generation;
 	ring.checked_lxid = MyProc->lxid;
-	if (key_command == NULL || key_command[0] == '\0')
-		key_file_identity(ring.file_identity);
-	else
-		memset(ring.file_identity, 0, sizeof(ring.file_identity));
 	ring.loaded = true;
 	/* backends forget the postmaster's exit callbacks: register here */
 	if (exit_wipe_pid != MyProcPid)
@@ -541,13 +544,21 @@ check_index_fingerprint(void *arg)
 	bool		isnull;
 	char	   *stored;
 
-	if (SPI_execute_with_args("INSERT INTO onshikaku.key_fingerprint (key, fingerprint) "
-							  "VALUES ('blind_index', $1) ON CONFLICT (key) DO NOTHING",
-							  1, types, values, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not record the blind-index key fingerprint");
 	if (SPI_execute("SELECT fingerprint FROM onshikaku.key_fingerprint WHERE key = 'blind_index'",
-					false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+					true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the blind-index key fingerprint");
+	if (SPI_processed == 0)
+	{
+		/* first use: record it, when this transaction may write */
+		if (XactReadOnly || IsInParallelMode())
+			return;
+		if (SPI_execute_with_args("INSERT INTO onshikaku.key_fingerprint (key, fingerprint) "
+								  "VALUES ('blind_index', $1) ON CONFLICT (key) DO NOTHING",
+								  1, types, values, NULL, false, 0) != SPI_OK_INSERT ||
+			SPI_execute("SELECT fingerprint FROM onshikaku.key_fingerprint WHERE key = 'blind_index'",
+						false, 1) != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "could not record the blind-index key fingerprint");
+	}
 	stored = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	if (strcmp(stored, text_to_cstring(fp)) != 0)
 		ereport(ERROR,

@@ -6,8 +6,10 @@
  * carries one in a literal can fail for any reason (a constraint, a typo,
  * a cancel), and the server would then log it after "STATEMENT:"; a
  * unique violation on a blind index prints the index in its detail; user
- * code can RAISE a number in a NOTICE.  This hook runs on every message
- * before it is written to the server log or sent to the client and
+ * code can RAISE a number in a NOTICE.  The server calls this hook for
+ * every message that goes to the server log, before writing it there and
+ * before sending it to the client (a message sent to the client alone,
+ * such as a NOTICE below log_min_messages, never reaches the hook), and it
  *
  *	 - overwrites with '*' every run of exactly 12 digits that is a valid
  *	   My Number (check digit and all), and every run of exactly 64
