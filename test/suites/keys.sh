@@ -148,6 +148,11 @@ case "$msg" in *"blind_index key of the key file is not the one"*) ok "a differe
 check "with the right master keys, values still decrypt" "$(q onshikaku_keys "$all_ok")" 200
 restore_settings
 
+check "a fresh session computes a blind index in a read-only transaction" \
+  "$(psql -X -q -At -d onshikaku_keys -c "BEGIN READ ONLY" -c "SELECT onshikaku.blind_index_of('123456789018') IS NOT NULL" -c "COMMIT" 2>&1 | tail -1)" t
+check "and reveal refuses a read-only transaction (it must log): 25006" \
+  "$(psql -X -q -At -d onshikaku_keys -v VERBOSITY=sqlstate -c "BEGIN READ ONLY" -c "SELECT count(onshikaku.reveal(e, insurer, 'keys.my_number', 'x', 'ro')) FROM t" 2>&1 | grep -o 25006 | head -1)" 25006
+
 # ---- a key file edited in place is re-read by running sessions ------------------------------------
 cp -p "$keys" "$work/inplace.keys"
 set_key_conf "onshikaku.key_file = '$work/inplace.keys'"
