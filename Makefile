@@ -20,7 +20,9 @@ OBJS        = extension/onshikaku.o \
               extension/privileged.o \
               extension/keys.o \
               extension/access_log.o \
-              extension/encrypted_types.o
+              extension/encrypted_types.o \
+              extension/partitions.o \
+              extension/isolation.o
 
 # The install script is assembled from extension/sql/NN_*.sql, in order;
 # upgrade scripts onshikaku--A--B.sql are written by hand, and the install

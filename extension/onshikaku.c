@@ -13,15 +13,18 @@
  *	 keys.c              key file, master keys, data keys, rotation
  *	 access_log.c        the access log of reveals
  *	 encrypted_types.c   encrypted and blind_index, protect/reveal
+ *	 partitions.c        registering insurers: registry row and partitions
+ *	 isolation.c         the insurer a statement acts for (the RLS predicate)
  *
- * Later layers (the model, the flows, retention) add their files below
- * these; docs/architecture.md keeps the picture.
+ * Later layers (the flows, retention) add their files below these;
+ * docs/architecture.md keeps the picture.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 
 #include "access_log.h"
+#include "isolation.h"
 #include "keys.h"
 #include "redaction.h"
 
@@ -39,4 +42,5 @@ _PG_init(void)
 	osk_redaction_init();
 	osk_keys_init();
 	osk_access_log_init();
+	osk_isolation_init();
 }
