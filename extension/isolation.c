@@ -61,7 +61,7 @@ resolve(void)
 		elog(ERROR, "SPI_connect failed");
 	/* membership, not visibility: the operator sees every mapping */
 	if (SPI_execute("SELECT DISTINCT insurer_id FROM onshikaku.insurer_role "
-					"WHERE pg_catalog.pg_has_role(current_user, role_name, 'MEMBER') ORDER BY 1 LIMIT 2",
+					"WHERE pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER') ORDER BY 1 LIMIT 2",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read onshikaku.insurer_role");
 	n = (int) SPI_processed;
@@ -69,7 +69,7 @@ resolve(void)
 	if (acting_setting != 0)
 	{
 		if (SPI_execute(psprintf("SELECT 1 FROM onshikaku.insurer_role WHERE insurer_id = %d "
-								 "AND pg_catalog.pg_has_role(current_user, role_name, 'MEMBER')", acting_setting),
+								 "AND pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER')", acting_setting),
 						true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read onshikaku.insurer_role");
 		if (SPI_processed == 0)

@@ -5,11 +5,16 @@
  *	  in the caller's transaction.
  *
  * Each partition is created as a plain table with the partition constraint
- * already in place and then attached, which takes only a SHARE UPDATE
- * EXCLUSIVE lock on the parent: registering an insurer does not stop the
- * other 3,500 from being read and written.  The DDL runs as the owner of
- * the extension's tables (privileged.c): onshikaku_admin may register
- * insurers without owning the model.
+ * already in place and then attached, which takes a SHARE UPDATE EXCLUSIVE
+ * lock on the parent rather than the ACCESS EXCLUSIVE of CREATE TABLE ...
+ * PARTITION OF: the other insurers stay readable.  Attaching the card and
+ * voucher partitions clones their foreign keys to qualification, which
+ * holds SHARE ROW EXCLUSIVE on qualification until commit, so writes to it
+ * wait for the registering transaction (tens of milliseconds).  Only the
+ * tables the insurer's kind uses get a partition (per_insurer_table.
+ * requires).  The DDL runs as the owner of the extension's tables
+ * (privileged.c): onshikaku_admin may register insurers without owning
+ * the model.
  */
 #include "postgres.h"
 
@@ -18,6 +23,7 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 
 #include "privileged.h"
 
@@ -47,10 +53,16 @@ create_partitions(int32 id)
 	uint64		n;
 	SPITupleTable *tt;
 
-	if (SPI_execute("SELECT relid::text, short_name FROM onshikaku.per_insurer_table ORDER BY create_order",
-					true, 0) != SPI_OK_SELECT)
+	if (SPI_execute(psprintf("SELECT p.relid::text, p.short_name "
+							 "FROM onshikaku.per_insurer_table p, onshikaku.insurer i, onshikaku.insurer_kind_capability c "
+							 "WHERE i.insurer_id = %d AND c.kind = i.kind "
+							 "AND (p.requires IS NULL OR (pg_catalog.to_jsonb(c) ->> p.requires)::boolean) "
+							 "ORDER BY p.create_order", id),
+					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read onshikaku.per_insurer_table");
 	n = SPI_processed;
+	if (n == 0)
+		elog(ERROR, "insurer %d has no per-insurer table to partition", id);
 	tt = SPI_tuptable;
 	SPI_tuptable = NULL;
 	for (uint64 i = 0; i < n; i++)
@@ -141,8 +153,13 @@ remove_privileged(void *arg)
 	if (SPI_processed == 0)
 		return;
 	a->found = true;
-	if (SPI_execute("SELECT relid::text, short_name FROM onshikaku.per_insurer_table ORDER BY create_order DESC",
-					true, 0) != SPI_OK_SELECT)
+	/* nothing may hide a row from the check below */
+	(void) set_config_option("row_security", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_execute(psprintf("SELECT p.relid::text, p.short_name FROM onshikaku.per_insurer_table p "
+							 "WHERE pg_catalog.to_regclass('onshikaku.' || pg_catalog.quote_ident(p.short_name || '_%d')) IS NOT NULL "
+							 "ORDER BY p.create_order DESC", a->insurer_id),
+					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read onshikaku.per_insurer_table");
 	n = SPI_processed;
 	tt = SPI_tuptable;
@@ -198,7 +215,7 @@ osk_remove_insurer(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("insurer %d still holds data in %s", a.insurer_id, a.holding),
-				 errdetail("Its data stays until the retention rules let the purge remove it."),
-				 errhint("Run onshikaku.purge_expired(); remove the insurer once nothing of it is held.")));
+				 errdetail("Its data stays until the retention rules let it be purged."),
+				 errhint("Remove the insurer once its data has been purged.")));
 	PG_RETURN_VOID();
 }

@@ -5,7 +5,8 @@
 -- them.  Every per-insurer table is LIST-partitioned by insurer_id;
 -- onshikaku.register_insurer() (C, partitions.c) creates an insurer's
 -- partitions with their row-level security in one transaction.
--- docs/data-model.md maps every record item of the sources to a column.
+-- docs/data-model.md maps every record item of the sources to its column,
+-- or says why it has none.
 
 -- ---- roles ------------------------------------------------------------------------
 
@@ -52,7 +53,9 @@ CREATE TABLE onshikaku.insurer_kind_capability (
     myportal_link         boolean NOT NULL,   -- マイナポータル link information
     idv_my_number         boolean NOT NULL,   -- 本人確認: 個人番号取得 (4 basic facts -> My Number)
     idv_basic4            boolean NOT NULL,   -- 本人確認: 基本4情報取得 (My Number -> 4 basic facts)
-    consigned_to          text NOT NULL CHECK (consigned_to IN ('支払基金', '国保連・国保中央会'))
+    consigned_to          text NOT NULL CHECK (consigned_to IN ('支払基金', '国保連・国保中央会')),
+    identity_check        boolean GENERATED ALWAYS AS (idv_my_number OR idv_basic4) STORED,
+    medical_voucher       boolean GENERATED ALWAYS AS (kind = 'seikatsu_hogo') STORED  -- 医療券・調剤券
 );
 COMMENT ON TABLE onshikaku.insurer_kind_capability IS
     'What each kind of insurer may use (seed 001 digest §0.4: L104-177, L193-225). Checked by the flows.';
@@ -87,7 +90,7 @@ CREATE SEQUENCE onshikaku.insurer_id_seq AS integer OWNED BY onshikaku.insurer.i
 
 -- Which roles act for which insurers (a 国保連 serves many 国保).
 CREATE TABLE onshikaku.insurer_role (
-    role_name  name NOT NULL,
+    role_name  regrole NOT NULL,      -- by OID: a dropped role's mapping admits no one
     insurer_id integer NOT NULL REFERENCES onshikaku.insurer ON DELETE CASCADE,
     PRIMARY KEY (role_name, insurer_id)
 );
@@ -98,7 +101,7 @@ COMMENT ON TABLE onshikaku.insurer_role IS
 -- the caller's rights: current_user must be the caller's, not an owner's).
 ALTER TABLE onshikaku.insurer_role ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_mappings ON onshikaku.insurer_role
-    USING (pg_catalog.pg_has_role(current_user, role_name, 'MEMBER'));
+    USING (pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER'));
 GRANT SELECT ON onshikaku.insurer_role TO PUBLIC;
 
 -- The insurers the current role acts for (information; the predicate is
@@ -109,7 +112,7 @@ CREATE FUNCTION onshikaku.current_insurers() RETURNS integer[]
 AS $$
     SELECT coalesce(array_agg(DISTINCT ir.insurer_id), '{}')
     FROM onshikaku.insurer_role ir
-    WHERE pg_catalog.pg_has_role(current_user, ir.role_name, 'MEMBER')
+    WHERE pg_catalog.pg_has_role(current_user, ir.role_name::oid, 'MEMBER')
 $$;
 COMMENT ON FUNCTION onshikaku.current_insurers() IS
     'The insurers the current role acts for (onshikaku.insurer_role, through role membership).';
@@ -125,10 +128,11 @@ COMMENT ON FUNCTION onshikaku.acting_insurer() IS
 CREATE TABLE onshikaku.per_insurer_table (
     relid        regclass PRIMARY KEY,
     short_name   text NOT NULL UNIQUE CHECK (short_name ~ '^[a-z_]{1,24}$'),
-    create_order integer NOT NULL
+    create_order integer NOT NULL,
+    requires     text CHECK (requires IN ('nws_provision', 'identity_check', 'medical_voucher'))
 );
 COMMENT ON TABLE onshikaku.per_insurer_table IS
-    'The per-insurer (LIST-partitioned) tables; register_insurer() makes one partition of each, named <short_name>_<insurer_id>.';
+    'The per-insurer (LIST-partitioned) tables; register_insurer() makes one partition of each that the insurer''s kind uses (requires names a column of insurer_kind_capability), named <short_name>_<insurer_id>. A kind without the capability has no partition, so its rows cannot even be stored.';
 
 -- ---- national tables (not per insurer) --------------------------------------------------
 
@@ -463,14 +467,14 @@ COMMENT ON TABLE onshikaku.copy_zone IS
     '副本区画: the insurer''s copies (副本) of benefit and premium data for provision; items flagged no_auto_response are held back for manual confirmation. Not used by 市町村国保 and 生活保護.';
 
 INSERT INTO onshikaku.per_insurer_table VALUES
-    ('onshikaku.qualification', 'qualification', 1),
-    ('onshikaku.card', 'card', 2),
-    ('onshikaku.medical_voucher', 'medical_voucher', 3),
-    ('onshikaku.agency_code_link', 'agency_code_link', 4),
-    ('onshikaku.provision_log', 'provision_log', 5),
-    ('onshikaku.identity_check', 'identity_check', 6),
-    ('onshikaku.registration_zone', 'registration_zone', 7),
-    ('onshikaku.copy_zone', 'copy_zone', 8);
+    ('onshikaku.qualification', 'qualification', 1, NULL),
+    ('onshikaku.card', 'card', 2, NULL),
+    ('onshikaku.medical_voucher', 'medical_voucher', 3, 'medical_voucher'),
+    ('onshikaku.agency_code_link', 'agency_code_link', 4, NULL),
+    ('onshikaku.provision_log', 'provision_log', 5, 'nws_provision'),
+    ('onshikaku.identity_check', 'identity_check', 6, 'identity_check'),
+    ('onshikaku.registration_zone', 'registration_zone', 7, NULL),
+    ('onshikaku.copy_zone', 'copy_zone', 8, 'nws_provision');
 
 -- ---- column classification and privileges -------------------------------------------------
 
@@ -559,16 +563,24 @@ CREATE FUNCTION onshikaku.remove_insurer(insurer_id integer) RETURNS void
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'osk_remove_insurer';
 COMMENT ON FUNCTION onshikaku.remove_insurer(integer) IS
     'Drops an insurer''s partitions and registry row; refused (55000) while any of its data is still held under the retention rules.';
-CREATE FUNCTION onshikaku.grant_insurer(role_name name, insurer_id integer) RETURNS void
+CREATE FUNCTION onshikaku.grant_insurer(role_name regrole, insurer_id integer) RETURNS void
     LANGUAGE sql SET search_path = pg_catalog, pg_temp
 AS $$
     INSERT INTO onshikaku.insurer_role VALUES (role_name, insurer_id) ON CONFLICT DO NOTHING;
 $$;
-COMMENT ON FUNCTION onshikaku.grant_insurer(name, integer) IS
+COMMENT ON FUNCTION onshikaku.grant_insurer(regrole, integer) IS
     'Lets a role (and its members) act for an insurer: row-level security admits it to the insurer''s rows. The role also needs onshikaku_insurer.';
+CREATE FUNCTION onshikaku.revoke_insurer(role_name regrole, insurer_id integer) RETURNS void
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM onshikaku.insurer_role ir WHERE ir.role_name = $1 AND ir.insurer_id = $2;
+$$;
+COMMENT ON FUNCTION onshikaku.revoke_insurer(regrole, integer) IS 'Takes back grant_insurer().';
 REVOKE EXECUTE ON FUNCTION
     onshikaku.register_insurer(onshikaku.insurer_number, text, onshikaku.insurer_kind, onshikaku.public_payer_number),
-    onshikaku.remove_insurer(integer), onshikaku.grant_insurer(name, integer) FROM PUBLIC;
+    onshikaku.remove_insurer(integer), onshikaku.grant_insurer(regrole, integer),
+    onshikaku.revoke_insurer(regrole, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     onshikaku.register_insurer(onshikaku.insurer_number, text, onshikaku.insurer_kind, onshikaku.public_payer_number),
-    onshikaku.remove_insurer(integer), onshikaku.grant_insurer(name, integer) TO onshikaku_admin;
+    onshikaku.remove_insurer(integer), onshikaku.grant_insurer(regrole, integer),
+    onshikaku.revoke_insurer(regrole, integer) TO onshikaku_admin;

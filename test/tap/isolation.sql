@@ -9,7 +9,7 @@
 BEGIN;
 \ir ../helpers/identifier_oracle.sql
 SET search_path = onshikaku, public;
-SELECT plan(39);
+SELECT plan(40);
 
 CREATE FUNCTION pg_temp.state_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -63,8 +63,12 @@ PREPARE by_insurer(integer) AS SELECT count(*) FROM onshikaku.qualification WHER
 -- ---- the catalog: every partition secured, none reachable directly ----------------------
 SELECT is((SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
            WHERE i.inhparent IN (SELECT relid FROM per_insurer_table)
-             AND c.relname ~ ('_(' || :a || '|' || :b || '|' || :c || ')$')), 24::bigint,
-          'three insurers: 8 partitions each');
+             AND c.relname ~ ('_(' || :a || '|' || :b || ')$')), 14::bigint,
+          '協会けんぽ and 後期広域: a partition of every table but the welfare vouchers');
+SELECT is((SELECT array_agg(p.short_name ORDER BY p.create_order) FROM per_insurer_table p
+           WHERE to_regclass('onshikaku.' || p.short_name || '_' || :c) IS NOT NULL),
+          ARRAY['qualification', 'card', 'agency_code_link', 'registration_zone'],
+          '市町村国保: no 副本, no provision log, no identity checks, no vouchers (capability matrix)');
 SELECT is((SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
            WHERE i.inhparent IN (SELECT relid FROM per_insurer_table)
              AND NOT (c.relrowsecurity AND c.relforcerowsecurity
