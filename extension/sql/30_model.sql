@@ -255,6 +255,35 @@ CREATE TABLE onshikaku.qualification (
     public_payer_number    onshikaku.public_payer_number,     -- 公費負担者番号
     recipient_number       onshikaku.recipient_number,        -- 受給者番号
     pmh_id                 onshikaku.pmh_id,                  -- PMH-ID
+    -- その他 (processing and linkage items of the source's interface)
+    new_insurer_number     onshikaku.insurer_number,          -- 保険者コード（変更後）
+    new_insured_branch_number onshikaku.insured_branch_number, -- 被保険者枝番（変更後）
+    name                   text,                              -- 氏名
+    name_kana              text,                              -- 氏名かな
+    qualification_serial   text,                              -- 資格通番
+    individual_result_kind text,                              -- 個別結果区分
+    process_line_kind      text,                              -- 処理明細区分
+    result_kind            text,                              -- 処理結果区分
+    result_line_code       text,                              -- 処理結果明細コード
+    result_detail_code     text,                              -- 処理結果詳細コード
+    retrieval_kind         text,                              -- 取得区分
+    retrieval_condition    text,                              -- 取得条件
+    retrieval_period_from  date,                              -- 取得条件（加入期間（自））
+    retrieval_period_to    date,                              -- 取得条件（加入期間（至））
+    reception_number       text,                              -- 受付番号
+    reception_line_number  text,                              -- 受付明細番号
+    reception_line_branch  text,                              -- 受付明細枝番
+    distribution_reception_number text,                       -- 振分連携履歴受付番号
+    distribution_reception_line_number text,                  -- 振分連携履歴受付明細番号
+    distribution_reception_line_branch text,                  -- 振分連携履歴受付明細枝番
+    agency_code_request_kind text,                            -- 符号取得要求区分
+    agency_code_link_status text,                             -- 符号紐付状態
+    agency_code_reception_number text,                        -- 符号連携履歴受付番号
+    agency_code_reception_line_number text,                   -- 符号連携履歴受付明細番号
+    link_info_addition_kind text,                             -- 紐付情報追加区分
+    request_received_at    timestamptz,                       -- 要求受付日時
+    requester_id           text,                              -- 要求者ID
+    linkage_info           text,                              -- 連携情報
     deleted                boolean NOT NULL DEFAULT false,    -- 削除フラグ
     deleted_at             timestamptz,                       -- 削除日時
     registered_at          timestamptz NOT NULL DEFAULT now(), -- 登録日時
@@ -294,6 +323,7 @@ CREATE TABLE onshikaku.card (
     copay_limit         integer,                       -- 自己負担限度額 (特定疾病)
     recalled_on         date,                          -- 回収年月日
     recall_reason       smallint,                      -- 回収事由 (seed 000/003)
+    recall_reason_on    date,                          -- 回収理由発生日 (seed 000)
     registered_at       timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (insurer_id, card_id),
@@ -496,13 +526,15 @@ SELECT c.oid::regclass, a.attname,
               OR a.attname IN ('name_on_card', 'name_on_card_kana', 'name_other', 'name_other_kana', 'address',
                                'insured_person_name', 'card_symbol', 'card_number', 'name', 'name_kana',
                                'address_detail', 'household_id', 'case_number', 'household_member_number',
-                               'record_id', 'voucher_id', 'issue_number', 'content')
+                               'record_id', 'voucher_id', 'issue_number', 'content', 'requester_id',
+                               'linkage_info')
               THEN 'direct_identifier'
          WHEN a.attname IN ('birth_date', 'sex1', 'sex2', 'sex', 'postcode', 'municipality_code', 'card_branch',
                             'acquired_on', 'lost_on', 'deceased', 'disease_name_1', 'disease_name_2', 'disease_name_3',
                             'municipality_name', 'office_name', 'status', 'member_class_code', 'loss_reason',
                             'insured_or_dependent', 'dv_nondisclosure', 'treatment_month', 'institution_code',
-                            'institution_name', 'institution_address', 'prescriber_code', 'prescriber_name')
+                            'institution_name', 'institution_address', 'prescriber_code', 'prescriber_name',
+                            'retrieval_period_from', 'retrieval_period_to')
               OR a.attname LIKE '%changed_on' THEN 'quasi_identifier'
          ELSE 'other'
        END
