@@ -306,9 +306,9 @@ CREATE TYPE onshikaku.card_kind AS ENUM ('insurance_card', 'elderly_recipient', 
 COMMENT ON TYPE onshikaku.card_kind IS '証の種類: 被保険者証等, 高齢受給者証, 限度額適用認定証, 特定疾病療養受療証.';
 CREATE TABLE onshikaku.card (
     insurer_id          integer NOT NULL,
-    card_id             bigint NOT NULL,
-    qualification_id    bigint NOT NULL,
-    kind                onshikaku.card_kind NOT NULL,
+    card_id             bigint NOT NULL,  -- 証情報の内部番号 (card id)
+    qualification_id    bigint NOT NULL,  -- 資格情報管理番号 of the qualification the card belongs to
+    kind                onshikaku.card_kind NOT NULL,  -- 証の種類 (which of the four certificates)
     card_class          text,                          -- 証区分
     card_symbol         text,                          -- 被保険者証記号
     card_number         text,                          -- 被保険者証番号
@@ -339,7 +339,7 @@ CREATE SEQUENCE onshikaku.card_id_seq;
 CREATE TABLE onshikaku.medical_voucher (
     insurer_id             integer NOT NULL,
     voucher_id             text NOT NULL,                  -- 医療券・調剤券識別番号
-    qualification_id       bigint NOT NULL,
+    qualification_id       bigint NOT NULL,  -- 資格情報管理番号 of the qualification the voucher belongs to
     voucher_kind           smallint NOT NULL CHECK (voucher_kind IN (1, 2)), -- 医療券・調剤券別
     public_payer_number    onshikaku.public_payer_number,  -- 公費負担者番号
     recipient_number       onshikaku.recipient_number,     -- 受給者番号
@@ -402,8 +402,8 @@ COMMENT ON TABLE onshikaku.agency_code_link IS
 -- 情報提供等記録ファイル: 13 items; append-only (001:L8355).
 CREATE TABLE onshikaku.provision_log (
     insurer_id            integer NOT NULL,
-    provision_id          bigint NOT NULL,
-    direction             text NOT NULL CHECK (direction IN ('provision', 'inquiry')),
+    provision_id          bigint NOT NULL,  -- 記録の内部番号 (record id)
+    direction             text NOT NULL CHECK (direction IN ('provision', 'inquiry')),  -- 提供・照会の別 (provision or inquiry)
     agency_code           onshikaku.encrypted,            -- 機関別符号
     processing_serial     text NOT NULL,                  -- 処理通番
     processing_serial_branch text,                        -- 処理通番の枝番
@@ -432,7 +432,7 @@ CREATE TRIGGER provision_log_no_truncate BEFORE TRUNCATE ON onshikaku.provision_
 CREATE TABLE onshikaku.identity_check (
     insurer_id            integer NOT NULL,
     check_id              bigint NOT NULL,                -- 要求レコード番号
-    request_kind          text NOT NULL CHECK (request_kind IN ('my_number', 'basic4')),
+    request_kind          text NOT NULL CHECK (request_kind IN ('my_number', 'basic4')),  -- 照会の種類 (個人番号取得 or 基本4情報取得)
     business_kind_jukiho  text,                           -- 事務区分（住基法）
     business_kind_bango   text,                           -- 事務区分（番号利用法）
     use_reason            text,                           -- 利用事由
@@ -459,8 +459,8 @@ CREATE TABLE onshikaku.identity_check (
     change_reason         text,                           -- 異動事由
     changed_on            date,                           -- 異動年月日
     changed               boolean,                        -- 異動有無
-    requested_at          timestamptz NOT NULL DEFAULT now(),
-    answered_at           timestamptz,
+    requested_at          timestamptz NOT NULL DEFAULT now(), -- 照会日時 (when the insurer asked)
+    answered_at           timestamptz,                -- 回答日時 (when the result arrived)
     PRIMARY KEY (insurer_id, check_id)
 ) PARTITION BY LIST (insurer_id);
 COMMENT ON TABLE onshikaku.identity_check IS
@@ -470,13 +470,13 @@ CREATE SEQUENCE onshikaku.check_id_seq;
 -- 委託区画: the insurer's registration zone, where 被保険者枝番 is issued.
 CREATE TABLE onshikaku.registration_zone (
     insurer_id            integer NOT NULL,
-    insured_branch_number onshikaku.insured_branch_number NOT NULL,
-    my_number_bi          onshikaku.blind_index NOT NULL,
-    link_number           onshikaku.link_number NOT NULL,
+    insured_branch_number onshikaku.insured_branch_number NOT NULL, -- 被保険者枝番 (issued here)
+    my_number_bi          onshikaku.blind_index NOT NULL,          -- 個人番号のブラインドインデックス
+    link_number           onshikaku.link_number NOT NULL,          -- 紐付番号
     prospective           boolean NOT NULL DEFAULT false,  -- 加入予定者
     household_member      boolean NOT NULL DEFAULT false,  -- 世帯員
     registered_at         timestamptz NOT NULL DEFAULT now(),
-    removal_requested_at  timestamptz,
+    removal_requested_at  timestamptz,                       -- 削除依頼日時 (a prospective member who never joined)
     PRIMARY KEY (insurer_id, insured_branch_number),
     UNIQUE (insurer_id, my_number_bi)
 ) PARTITION BY LIST (insurer_id);
@@ -486,9 +486,9 @@ COMMENT ON TABLE onshikaku.registration_zone IS
 -- 副本区画: copies held for provision through the national network.
 CREATE TABLE onshikaku.copy_zone (
     insurer_id            integer NOT NULL,
-    insured_branch_number onshikaku.insured_branch_number NOT NULL,
+    insured_branch_number onshikaku.insured_branch_number NOT NULL, -- 被保険者枝番
     item_name             text NOT NULL,                   -- 特定個人情報名称
-    content               jsonb NOT NULL,
+    content               jsonb NOT NULL,                  -- 副本の内容 (the copy's items)
     no_auto_response      boolean NOT NULL DEFAULT false,  -- 自動応答不可フラグ
     updated_at            timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (insurer_id, insured_branch_number, item_name)
