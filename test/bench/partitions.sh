@@ -134,7 +134,7 @@ CREATE FUNCTION bench.part_with_luhn(b text) RETURNS text IMMUTABLE STRICT PARAL
 CREATE FUNCTION bench.part_insurer_number(k int) RETURNS text IMMUTABLE STRICT PARALLEL SAFE LANGUAGE sql AS $$
   SELECT bench.part_with_luhn((ARRAY['01','06','31','32','33','34','39','63'])[1 + k % 8]
                               || lpad((1 + (k / 8) % 47)::text, 2, '0') || lpad((k / 376)::text, 3, '0')) $$;
-CREATE TABLE bench.part_result (label text, run int, tps numeric, latency_ms numeric, note text);
+CREATE TABLE bench.part_result (id serial, label text, run int, tps numeric, latency_ms numeric, note text);
 SQL
 bad=$(val "SELECT count(*) FILTER (WHERE NOT onshikaku.insurer_number_is_valid(bench.part_insurer_number(k)))
                   + ($insurers - count(DISTINCT bench.part_insurer_number(k)))
@@ -296,7 +296,7 @@ bench() {
   fi
   printf '%-44s run %d: %10s tps, latency %8s ms  (%s)\n' "$label" "$run" "${tps:-none}" "${lat:--}" "$note"
   q -v label="$label" -v run="$run" -v tps="${tps:-0}" -v lat="${lat:-0}" -v note="$note" \
-    -c "INSERT INTO bench.part_result VALUES (:'label', :run, nullif(:'tps', '0')::numeric, nullif(:'lat', '0')::numeric, :'note')"
+    -c "INSERT INTO bench.part_result (label, run, tps, latency_ms, note) VALUES (:'label', :run, nullif(:'tps', '0')::numeric, nullif(:'lat', '0')::numeric, :'note')"
 }
 
 M="model: SET + SELECT (prepared)"
@@ -399,7 +399,7 @@ if [ "$want_perf" = 1 ] && command -v perf >/dev/null 2>&1; then
       | grep -v '^#' | grep -v '^$' | head -30
     echo "-- inclusive time of chosen functions (children included)"
     perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' \
-      | grep -E ' (PostgresMain|exec_bind_message|exec_execute_message|GetCachedPlan|BuildCachedPlan|pg_plan_queries|planner|standard_planner|PortalStart|PortalRun|standard_ExecutorStart|InitPlan|ExecInitNode|standard_ExecutorRun|ExecutorEnd|standard_ExecutorEnd|AcquireExecutorLocks|AcquirePlannerLocks|LockAcquireExtended|LockRelationOid|RevalidateCachedQuery|osk_acting_insurer|SPI_execute|has_privs_of_role|pg_has_role_name|get_role_oid|set_config_by_name|CommitTransaction|StartTransaction|RelationBuildDesc|RelationIdGetRelation|expand_partitioned_rtentry|prune_append_rel_partitions|ExecFindInitialMatchingSubPlans|ExecCreatePartitionPruneState|get_rel_relispartition|ExecInitIndexScan|index_getnext_slot|get_row_security_policies|AcceptInvalidationMessages|secure_read|pq_getbyte|ReadCommand)$' \
+      | grep -E ' (PostgresMain|exec_bind_message|exec_execute_message|GetCachedPlan|BuildCachedPlan|pg_plan_queries|planner|standard_planner|PortalStart|PortalRun|standard_ExecutorStart|InitPlan|ExecInitNode|standard_ExecutorRun|ExecutorEnd|standard_ExecutorEnd|AcquireExecutorLocks|AcquirePlannerLocks|LockAcquireExtended|LockRelationOid|RevalidateCachedQuery|osk_acting_insurer|SPI_execute|has_privs_of_role|pg_has_role_name_name|get_role_oid|set_config_by_name|CommitTransaction|StartTransaction|RelationBuildDesc|RelationIdGetRelation|expand_partitioned_rtentry|prune_append_rel_partitions|ExecFindInitialMatchingSubPlans|ExecCreatePartitionPruneState|get_rel_relispartition|ExecInitIndexScan|index_getnext_slot|get_row_security_policies|AcceptInvalidationMessages|secure_read|pq_getbyte|ReadCommand)$' \
       | head -40
   else
     echo "(perf did not run; skipped)"
@@ -416,7 +416,7 @@ q -P footer=off -v rounds="$rounds" -v M="$M" -v P="$P" <<'SQL'
 SELECT label, count(tps) AS runs, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY tps)::numeric, 1) AS median_tps,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 3) AS median_latency_ms,
        round(min(tps), 1) AS min_tps, round(max(tps), 1) AS max_tps
-FROM bench.part_result GROUP BY label ORDER BY min(ctid);
+FROM bench.part_result GROUP BY label ORDER BY min(id);
 WITH m AS (SELECT label, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps FROM bench.part_result GROUP BY label)
 SELECT round((SELECT tps FROM m WHERE label = :'M')::numeric, 1) AS model_tps,
        round((SELECT tps FROM m WHERE label = :'P')::numeric, 1) AS baseline_tps,

@@ -9,7 +9,7 @@
 BEGIN;
 \ir ../helpers/identifier_oracle.sql
 SET search_path = onshikaku, public;
-SELECT plan(40);
+SELECT plan(43);
 
 CREATE FUNCTION pg_temp.state_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
@@ -124,6 +124,13 @@ SELECT is(pg_temp.state_of('SELECT * FROM onshikaku.qualification'), '42501', 'n
 SELECT is(pg_temp.state_of('SELECT count(*) FROM onshikaku.qualification q WHERE pg_temp.leak(q.my_number::text)'), '42501',
           'nor pass them to a planted function');
 SELECT is(pg_temp.state_of('SELECT agency_code FROM onshikaku.provision_log'), '42501', 'nor read agency codes in the provision log');
+CREATE TEMP VIEW numbers_view AS SELECT my_number, my_number_bi FROM onshikaku.qualification;
+SELECT is(pg_temp.state_of('SELECT count(*) FROM numbers_view'), '42501', 'nor through a view of its own making');
+SELECT is(pg_temp.state_of($$DO $d$ DECLARE c CURSOR FOR SELECT my_number_bi FROM onshikaku.qualification; r record;
+                             BEGIN OPEN c; FETCH c INTO r; CLOSE c; END $d$$$), '42501', 'nor through a cursor');
+PREPARE numbers_stmt AS SELECT my_number FROM onshikaku.qualification;
+SELECT is(pg_temp.state_of('EXECUTE numbers_stmt'), '42501', 'nor through a prepared statement');
+DEALLOCATE numbers_stmt;
 SELECT is(pg_temp.state_of('SELECT count(*) FROM onshikaku.agency_code'), '42501', 'nor the agency code file');
 SELECT is(pg_temp.state_of('SELECT count(*) FROM onshikaku.person'), '42501', 'nor the national person table');
 SELECT is(pg_temp.state_of($$INSERT INTO onshikaku.qualification (insurer_id, qualification_id, insured_branch_number,
