@@ -126,8 +126,8 @@ SELECT is(pg_temp.state_of('SELECT count(*) FROM onshikaku.qualification q WHERE
 SELECT is(pg_temp.state_of('SELECT agency_code FROM onshikaku.provision_log'), '42501', 'nor read agency codes in the provision log');
 CREATE TEMP VIEW numbers_view AS SELECT my_number, my_number_bi FROM onshikaku.qualification;
 SELECT is(pg_temp.state_of('SELECT count(*) FROM numbers_view'), '42501', 'nor through a view of its own making');
-SELECT is(pg_temp.state_of($$DO $d$ DECLARE c CURSOR FOR SELECT my_number_bi FROM onshikaku.qualification; r record;
-                             BEGIN OPEN c; FETCH c INTO r; CLOSE c; END $d$$$), '42501', 'nor through a cursor');
+SELECT is(pg_temp.state_of($q$DO $d$ DECLARE c CURSOR FOR SELECT my_number_bi FROM onshikaku.qualification; r record;
+                             BEGIN OPEN c; FETCH c INTO r; CLOSE c; END $d$ $q$), '42501', 'nor through a cursor');
 PREPARE numbers_stmt AS SELECT my_number FROM onshikaku.qualification;
 SELECT is(pg_temp.state_of('EXECUTE numbers_stmt'), '42501', 'nor through a prepared statement');
 DEALLOCATE numbers_stmt;
