@@ -19,7 +19,8 @@
 #      baseline runs (BENCH_ROUNDS, default 3) with the script
 #          model:    SELECT set_config('onshikaku.acting_insurer', :i, false);
 #                    SELECT name_on_card, acquired_on, lost_on FROM onshikaku.qualification
-#                    WHERE insurer_id = :i AND card_symbol = :s AND card_number = :n AND card_branch = :b;
+#                    WHERE insurer_id = :i AND card_symbol = :s AND card_number = :c
+#                      AND card_branch = :b::onshikaku.card_branch_number;
 #          baseline: SELECT set_config('bench.acting_insurer', :i, false);   -- a dummy setting
 #                    the same SELECT on the plain table
 #      (a random insurer and a random existing row each transaction; the
@@ -34,11 +35,12 @@
 #      bench_insurer; a perf profile of one model backend (when perf runs);
 #      and the prepared model at the server's default max_locks_per_transaction.
 #
-# Locks.  Registering an insurer attaches its partition of onshikaku.card and
-# onshikaku.medical_voucher, whose foreign keys reference the partitioned
-# onshikaku.qualification; PostgreSQL 15 then locks every existing
-# qualification partition and its indexes (about 6 locks per registered
-# insurer, held to the end of that insurer's transaction).  With the cluster's
+# Locks.  Registering an insurer attaches its partition of onshikaku.card
+# (and, for 生活保護, of onshikaku.medical_voucher), whose foreign key
+# references the partitioned onshikaku.qualification; PostgreSQL 15 then
+# locks every existing qualification partition and its indexes (about 6
+# locks per registered insurer, held to the end of that insurer's
+# transaction), and plans the foreign key's check over all of them.  With the cluster's
 # max_locks_per_transaction = 64 (64 x 72 backends = 4,608 lock slots) the
 # registrations fail with "out of shared memory" near insurer 1,520 (seen in
 # development).  A prepared lookup on the parent also builds, at its sixth
@@ -222,6 +224,8 @@ t0=$(now_ms)
 q -c 'VACUUM ANALYZE onshikaku.qualification' -c 'VACUUM ANALYZE bench_part_plain'
 t_vac=$(($(now_ms) - t0))
 echo "load into the model: $(secs_of $t_load) s; plain table + index: $(secs_of $t_plain) s; VACUUM ANALYZE both: $(secs_of $t_vac) s"
+read -r model_rows plain_rows < <(val "SELECT (SELECT count(*) FROM onshikaku.qualification),
+                                             (SELECT count(*) FROM bench_part_plain)" | tr '|' ' ')
 q -P footer=off <<'SQL'
 SELECT (SELECT count(*) FROM onshikaku.qualification) AS model_rows,
        (SELECT count(*) FROM bench_part_plain) AS plain_rows,
@@ -238,6 +242,7 @@ SQL
 mid=$((id_lo + insurers / 2))
 echo
 echo "== 3. roles: bench_insurer acts for all $insurers insurers (chooses with onshikaku.acting_insurer), bench_one for insurer $mid only =="
+echo "   (both with search_path = public, onshikaku: the operators of the identifier types are in schema onshikaku)"
 q <<SQL
 SET client_min_messages = warning;
 CREATE ROLE bench_insurer LOGIN IN ROLE onshikaku_insurer;
@@ -247,6 +252,9 @@ DO \$\$ BEGIN
   PERFORM onshikaku.grant_insurer('bench_one', $mid);
 END \$\$;
 GRANT SELECT ON bench_part_plain TO bench_insurer, bench_one;
+-- the identifier types' operators live in the extension's schema
+ALTER ROLE bench_insurer SET search_path = public, onshikaku;
+ALTER ROLE bench_one SET search_path = public, onshikaku;
 SQL
 psql -X -q -d bench -U bench_insurer -P footer=off <<SQL
 \set VERBOSITY terse
@@ -267,7 +275,7 @@ cat > "$work/model.sql" <<'EOF'
 \set c 10000000 + :n
 \set b 10 + :n % 90
 SELECT set_config('onshikaku.acting_insurer', :i, false);
-SELECT name_on_card, acquired_on, lost_on FROM onshikaku.qualification WHERE insurer_id = :i AND card_symbol = :s AND card_number = :c AND card_branch = :b;
+SELECT name_on_card, acquired_on, lost_on FROM onshikaku.qualification WHERE insurer_id = :i AND card_symbol = :s AND card_number = :c AND card_branch = :b::onshikaku.card_branch_number;
 EOF
 sed -e "s/'onshikaku.acting_insurer'/'bench.acting_insurer'/" -e 's/onshikaku.qualification/bench_part_plain/' \
   "$work/model.sql" > "$work/plain.sql"
@@ -276,7 +284,7 @@ cat > "$work/model_one.sql" <<'EOF'
 \set s 100 + :n / 100
 \set c 10000000 + :n
 \set b 10 + :n % 90
-SELECT name_on_card, acquired_on, lost_on FROM onshikaku.qualification WHERE insurer_id = :one AND card_symbol = :s AND card_number = :c AND card_branch = :b;
+SELECT name_on_card, acquired_on, lost_on FROM onshikaku.qualification WHERE insurer_id = :one AND card_symbol = :s AND card_number = :c AND card_branch = :b::onshikaku.card_branch_number;
 EOF
 sed -e 's/onshikaku.qualification/bench_part_plain/' "$work/model_one.sql" > "$work/plain_one.sql"
 # the insurer left to the policy: no insurer_id in the WHERE clause
@@ -295,8 +303,8 @@ bench() {
     note="$note; $(grep -m1 'aborted\|error' <<<"$out" | cut -c1-300)"
   fi
   printf '%-44s run %d: %10s tps, latency %8s ms  (%s)\n' "$label" "$run" "${tps:-none}" "${lat:--}" "$note"
-  q -v label="$label" -v run="$run" -v tps="${tps:-0}" -v lat="${lat:-0}" -v note="$note" \
-    -c "INSERT INTO bench.part_result (label, run, tps, latency_ms, note) VALUES (:'label', :run, nullif(:'tps', '0')::numeric, nullif(:'lat', '0')::numeric, :'note')"
+  q -v label="$label" -v run="$run" -v tps="${tps:-0}" -v lat="${lat:-0}" -v note="$note" <<<"INSERT INTO bench.part_result
+    (label, run, tps, latency_ms, note) VALUES (:'label', :run, nullif(:'tps', '0')::numeric, nullif(:'lat', '0')::numeric, :'note')"
 }
 
 M="model: SET + SELECT (prepared)"
@@ -323,7 +331,7 @@ bench "extra: model, insurer left to the policy" 1 bench_insurer model_policy.sq
 # ---- 6. plans and locks --------------------------------------------------------------------------
 echo
 echo "== 6. plans and locks, as bench_insurer acting for insurer $mid; row n = 42: 記号 100, 番号 10000042, 枝番 52 =="
-psql -X -q -d bench -U bench_insurer -P footer=off <<SQL
+psql -X -q -d bench -U bench_insurer -P footer=off <<SQL 2>&1 | tee "$work/plans.txt"
 SET onshikaku.acting_insurer = $mid;
 \echo '-- the lookup with constants (what a custom plan of the prepared statement is): pruned at plan time'
 EXPLAIN (ANALYZE, COSTS OFF, BUFFERS)
@@ -394,39 +402,19 @@ if [ "$want_perf" = 1 ] && command -v perf >/dev/null 2>&1; then
   sleep 5
   pid=$(val "SELECT pid FROM pg_stat_activity WHERE usename = 'bench_insurer' AND backend_type = 'client backend' LIMIT 1")
   if [ -n "$pid" ] && perf record -q -F 999 -g -o "$work/perf.data" -p "$pid" -- sleep 10 >/dev/null 2>&1; then
-    echo "-- self time, top symbols"
-    perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none --percent-limit 1.5 2>/dev/null \
-      | grep -v '^#' | grep -v '^$' | head -30
-    echo "-- inclusive time of chosen functions (children included)"
-    perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null | grep -v '^#' \
-      | grep -E ' (PostgresMain|exec_bind_message|exec_execute_message|GetCachedPlan|BuildCachedPlan|pg_plan_queries|planner|standard_planner|PortalStart|PortalRun|standard_ExecutorStart|InitPlan|ExecInitNode|standard_ExecutorRun|ExecutorEnd|standard_ExecutorEnd|AcquireExecutorLocks|AcquirePlannerLocks|LockAcquireExtended|LockRelationOid|RevalidateCachedQuery|osk_acting_insurer|SPI_execute|has_privs_of_role|pg_has_role_name_name|get_role_oid|set_config_by_name|CommitTransaction|StartTransaction|RelationBuildDesc|RelationIdGetRelation|expand_partitioned_rtentry|prune_append_rel_partitions|ExecFindInitialMatchingSubPlans|ExecCreatePartitionPruneState|get_rel_relispartition|ExecInitIndexScan|index_getnext_slot|get_row_security_policies|AcceptInvalidationMessages|secure_read|pq_getbyte|ReadCommand)$' \
-      | head -40
+    # frame-pointer call graphs: the inclusive figures are indicative
+    echo "-- self time, top symbols (unresolved addresses left out)"
+    { perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null || true; } \
+      | awk '/^ +[0-9.]+%/ && $3 !~ /^0x/ { printf "  %7s  %s %s\n", $1, $2, $3 }' | head -25 || true
+    echo "-- inclusive time (children included), top symbols below PostgresMain"
+    { perf report -i "$work/perf.data" --children --sort symbol --stdio -g none 2>/dev/null || true; } \
+      | awk '/^ +[0-9.]+%/ && $4 !~ /^0x/ { printf "  %7s  %s %s\n", $1, $3, $4 }' \
+      | sed -n '/PostgresMain/,$p' | head -45 || true
   else
     echo "(perf did not run; skipped)"
   fi
   wait "$pgb" || true
 fi
-
-# ---- summary -------------------------------------------------------------------------------------
-echo
-echo "== summary =="
-echo "registration: $insurers insurers in $(secs_of $t_reg) s = $(per $t_reg "$insurers") ms per insurer (one transaction each; see 1. for the growth)"
-echo "rows: $rows in onshikaku.qualification over $insurers partitions; the same in bench_part_plain with one btree index"
-q -P footer=off -v rounds="$rounds" -v M="$M" -v P="$P" <<'SQL'
-SELECT label, count(tps) AS runs, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY tps)::numeric, 1) AS median_tps,
-       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 3) AS median_latency_ms,
-       round(min(tps), 1) AS min_tps, round(max(tps), 1) AS max_tps
-FROM bench.part_result GROUP BY label ORDER BY min(id);
-WITH m AS (SELECT label, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps FROM bench.part_result GROUP BY label)
-SELECT round((SELECT tps FROM m WHERE label = :'M')::numeric, 1) AS model_tps,
-       round((SELECT tps FROM m WHERE label = :'P')::numeric, 1) AS baseline_tps,
-       round(((SELECT tps FROM m WHERE label = :'M') / (SELECT tps FROM m WHERE label = :'P'))::numeric, 3)
-           AS "RATIO model / baseline (TPS, prepared, 2 clients)";
-WITH m AS (SELECT label, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps FROM bench.part_result GROUP BY label)
-SELECT label, round((tps / (SELECT tps FROM m b WHERE b.label = :'P'))::numeric, 3) AS vs_required_baseline,
-       round((tps / (SELECT tps FROM m b WHERE b.label = 'extra: plain SELECT only, same rows'))::numeric, 3) AS vs_plain_select_only
-FROM m WHERE label LIKE 'extra: model%' ORDER BY label;
-SQL
 
 # ---- 8. the server's default lock setting ------------------------------------------------------
 if [ "$default_locks" -lt "$max_locks" ]; then
@@ -439,3 +427,35 @@ if [ "$default_locks" -lt "$max_locks" ]; then
   bench "default locks: model (-M extended)" 1 bench_insurer model.sql extended 10
   bench "default locks: baseline (prepared)" 1 bench_insurer plain.sql prepared 10
 fi
+
+# ---- summary -------------------------------------------------------------------------------------
+echo
+echo "== summary =="
+echo "registration: $insurers insurers in $(secs_of $t_reg) s = $(per $t_reg "$insurers") ms per insurer (one transaction each; see 1. for the growth)"
+echo "rows: $model_rows in onshikaku.qualification over $insurers partitions; $plain_rows in bench_part_plain (one btree index)"
+echo "plans (6.): the prepared lookup as pgbench runs it; the generic plan; locks of one lookup:"
+grep -E 'generic_plans|^ q |Subplans Removed|Index Scan using|Seq Scan on|^ (generic|custom) |Planning Time|ERROR' "$work/plans.txt" \
+  | sed 's/^/  /' || true
+q -P footer=off -v rounds="$rounds" -v M="$M" -v P="$P" <<'SQL'
+SELECT label, count(tps) AS runs, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY tps)::numeric, 1) AS median_tps,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 3) AS median_latency_ms,
+       round(min(tps), 1) AS min_tps, round(max(tps), 1) AS max_tps
+FROM bench.part_result GROUP BY label ORDER BY min(id);
+WITH m AS (SELECT label, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps FROM bench.part_result GROUP BY label)
+SELECT round((SELECT tps FROM m WHERE label = :'M')::numeric, 1) AS model_tps,
+       round((SELECT tps FROM m WHERE label = :'P')::numeric, 1) AS baseline_tps,
+       round(((SELECT tps FROM m WHERE label = :'M') / (SELECT tps FROM m WHERE label = :'P'))::numeric, 3)
+           AS "RATIO model / baseline (TPS, prepared, 2 clients)";
+-- the extra lines, each against its own baseline
+WITH m AS (SELECT label, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps FROM bench.part_result GROUP BY label)
+SELECT p.model AS extra, p.baseline AS against, round((a.tps / b.tps)::numeric, 3) AS ratio
+FROM (VALUES (1, 'extra: model SELECT only, role of 1 insurer', 'extra: plain SELECT only, same rows'),
+             (2, 'extra: model, plan_cache_mode=force_custom_plan', :'P'),
+             (3, 'extra: model, -M extended', 'extra: baseline, -M extended'),
+             (4, 'extra: model, insurer left to the policy', :'P'),
+             (5, 'default locks: model (prepared)', 'default locks: baseline (prepared)'),
+             (6, 'default locks: model (-M extended)', 'default locks: baseline (prepared)')) p(n, model, baseline)
+LEFT JOIN m a ON a.label = p.model LEFT JOIN m b ON b.label = p.baseline
+ORDER BY p.n;
+SQL
+

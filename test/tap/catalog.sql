@@ -1,11 +1,7 @@
 -- The extension's catalog as a reviewer expects it: every object commented,
 -- every column of the model commented and classified, SECURITY DEFINER
 -- functions with a fixed search_path, nothing of the model granted to PUBLIC.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-BEGIN;
+\ir ../helpers/tap_prelude.sql
 SELECT plan(7);
 CREATE TEMP VIEW members AS
 SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid

@@ -1,24 +1,10 @@
 -- Encrypted My Numbers: round trips, tampering, moved values, the blind
 -- index, privileges, the access log, and settings hidden from non-superusers.
 -- Needs the throwaway cluster's key file (onshikaku.key_file).
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-BEGIN;
-\ir ../helpers/identifier_oracle.sql
-SET search_path = onshikaku, public;
+\ir ../helpers/tap_prelude.sql
 SELECT setseed(0.1717);
 SELECT plan(53);
 
--- Try an expression; the SQLSTATE it raised, or NULL when it worked.
-CREATE FUNCTION pg_temp.state_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END $$;
 
 -- ---- round trip ------------------------------------------------------------
 CREATE TEMP TABLE people AS

@@ -1,13 +1,7 @@
 -- Properties of the identifier types: catalog shape, round trips of
 -- thousands of generated values against an independent SQL oracle, the
 -- never-raising checks, errors that never carry digits, privileges.
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-BEGIN;
-\ir ../helpers/identifier_oracle.sql
-SET search_path = onshikaku, public;
+\ir ../helpers/tap_prelude.sql
 SELECT setseed(0.4242);
 
 CREATE TEMP TABLE kinds (kind text PRIMARY KEY, len int2, byval bool);

@@ -2,23 +2,9 @@
 -- returns nothing; without the number-handling right, no route reaches a
 -- ciphertext, blind index or agency code.  Each attempt fails the test if
 -- access succeeds.  (COPY and pg_dump run as a role: test/suites/routes.sh.)
-\set ON_ERROR_STOP 1
-\set QUIET 1
-\pset format unaligned
-\pset tuples_only true
-BEGIN;
-\ir ../helpers/identifier_oracle.sql
-SET search_path = onshikaku, public;
+\ir ../helpers/tap_prelude.sql
 SELECT plan(43);
 
-CREATE FUNCTION pg_temp.state_of(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE q;
-    RETURN NULL;
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE;
-END $$;
-GRANT EXECUTE ON FUNCTION pg_temp.state_of(text) TO PUBLIC;
 
 -- two insurers with members; a third served together with A by one role
 SELECT register_insurer('01130012', 'tap A', 'kyokai_kenpo') AS a \gset

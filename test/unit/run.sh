@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cc=${CC:-cc}
-flags=(-std=c11 -O2 -Wall -Wextra -Werror -Iextension)
+flags=(-std=c11 -O2 -Wall -Wextra -Werror -Iextension -Itest/unit)
 $cc "${flags[@]}" -o test/unit/test_ident extension/ident.c test/unit/test_ident.c
 $cc "${flags[@]}" -o test/unit/test_crypto extension/crypto.c test/unit/test_crypto.c -lcrypto
 rc=0

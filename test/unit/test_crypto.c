@@ -7,20 +7,10 @@
 #include "crypto.h"
 
 #include <stdio.h>
+
+#include "tap.h"
 #include <string.h>
 
-static int	test_no = 0;
-static int	failures = 0;
-
-/* Report one TAP test. */
-static void
-ok(int cond, const char *what)
-{
-	test_no++;
-	if (!cond)
-		failures++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", test_no, what);
-}
 
 int
 main(void)

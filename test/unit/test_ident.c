@@ -10,21 +10,11 @@
 #include "ident.h"
 
 #include <stdio.h>
+
+#include "tap.h"
 #include <stdlib.h>
 #include <string.h>
 
-static int	test_no = 0;
-static int	failures = 0;
-
-/* Report one TAP test. */
-static void
-ok(int cond, const char *what)
-{
-	test_no++;
-	if (!cond)
-		failures++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", test_no, what);
-}
 
 /* Parse a NUL-terminated string; returns the status. */
 static OskIdStatus
