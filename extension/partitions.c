@@ -7,10 +7,10 @@
  * Each partition is created as a plain table with the partition constraint
  * already in place and then attached, which takes a SHARE UPDATE EXCLUSIVE
  * lock on the parent rather than the ACCESS EXCLUSIVE of CREATE TABLE ...
- * PARTITION OF: the other insurers stay readable.  Attaching the card and
- * voucher partitions clones their foreign keys to qualification, which
- * holds SHARE ROW EXCLUSIVE on qualification until commit, so writes to it
- * wait for the registering transaction (tens of milliseconds).  Only the
+ * PARTITION OF: the other insurers stay readable and writable.  (No
+ * per-insurer table has a foreign key to another: attaching a partition
+ * would then lock and plan over every partition of the referenced table,
+ * and registration would slow down with each insurer.)  Only the
  * tables the insurer's kind uses get a partition (per_insurer_table.
  * requires).  The DDL runs as the owner of the extension's tables
  * (privileged.c): onshikaku_admin may register insurers without owning

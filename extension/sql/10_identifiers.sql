@@ -167,27 +167,36 @@ CREATE FUNCTION onshikaku.refuse_my_number_storage() RETURNS event_trigger
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    cmd record;
+    rel oid;
     col record;
 BEGIN
-    SELECT c.relname, a.attname INTO col
-    FROM pg_event_trigger_ddl_commands() AS d
-    JOIN pg_class AS c
-      ON c.oid = CASE d.classid
-                     WHEN 'pg_class'::regclass THEN d.objid
-                     WHEN 'pg_type'::regclass THEN (SELECT typrelid FROM pg_type WHERE oid = d.objid)
-                 END
-    JOIN pg_attribute AS a ON a.attrelid = c.oid
-    JOIN pg_type AS t ON t.oid = a.atttypid
-    WHERE c.relkind IN ('r', 'p', 'm', 'f', 'c')
-      AND a.attnum > 0 AND NOT a.attisdropped
-      AND 'onshikaku.my_number'::regtype IN (t.oid, t.typelem, t.typbasetype)
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'column "%" of relation "%" would store a my_number', col.attname, col.relname
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'onshikaku.my_number is a transient, validated value and is never stored.',
-                  HINT = 'Store the encrypted form and the blind index instead.';
-    END IF;
+    -- one index lookup per created or altered relation (a scan of all of
+    -- pg_attribute would cost every DDL statement more as the database grows)
+    FOR cmd IN SELECT classid, objid FROM pg_event_trigger_ddl_commands() LOOP
+        IF cmd.classid = 'pg_class'::regclass THEN
+            rel := cmd.objid;
+        ELSIF cmd.classid = 'pg_type'::regclass THEN
+            SELECT typrelid INTO rel FROM pg_type WHERE oid = cmd.objid;
+        ELSE
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN rel IS NULL OR rel = 0
+            OR NOT EXISTS (SELECT FROM pg_class WHERE oid = rel AND relkind IN ('r', 'p', 'm', 'f', 'c'));
+        SELECT c.relname, a.attname INTO col
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_type t ON t.oid = a.atttypid
+        WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+          AND 'onshikaku.my_number'::regtype IN (t.oid, t.typelem, t.typbasetype)
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'column "%" of relation "%" would store a my_number', col.attname, col.relname
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'onshikaku.my_number is a transient, validated value and is never stored.',
+                      HINT = 'Store the encrypted form and the blind index instead.';
+        END IF;
+    END LOOP;
 END
 $$;
 COMMENT ON FUNCTION onshikaku.refuse_my_number_storage() IS

@@ -327,12 +327,11 @@ CREATE TABLE onshikaku.card (
     registered_at       timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (insurer_id, card_id),
-    FOREIGN KEY (insurer_id, qualification_id) REFERENCES onshikaku.qualification ON DELETE CASCADE,
     CHECK (valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from)
 ) PARTITION BY LIST (insurer_id);
 CREATE INDEX card_qualification ON onshikaku.card (insurer_id, qualification_id);
 COMMENT ON TABLE onshikaku.card IS
-    '証情報: 被保険者証等, 高齢受給者証, 限度額適用認定証 and 特定疾病療養受療証 of a qualification, with issue, validity and recall dates.';
+    '証情報: 被保険者証等, 高齢受給者証, 限度額適用認定証 and 特定疾病療養受療証 of a qualification, with issue, validity and recall dates. No foreign key to qualification: with 3,500 partitions, attaching a partition with one would lock and plan over every qualification partition; the flows write both in one transaction and the purge removes both.';
 CREATE SEQUENCE onshikaku.card_id_seq;
 
 -- 医療券・調剤券情報 (生活保護): 35 items, disease names included.
@@ -375,9 +374,9 @@ CREATE TABLE onshikaku.medical_voucher (
     remarks_2              text,                           -- 備考2
     remarks_3              text,                           -- 備考3
     registered_at          timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (insurer_id, voucher_id),
-    FOREIGN KEY (insurer_id, qualification_id) REFERENCES onshikaku.qualification ON DELETE CASCADE
+    PRIMARY KEY (insurer_id, voucher_id)
 ) PARTITION BY LIST (insurer_id);
+CREATE INDEX medical_voucher_qualification ON onshikaku.medical_voucher (insurer_id, qualification_id);
 COMMENT ON TABLE onshikaku.medical_voucher IS
     '医療券・調剤券情報: welfare medical and dispensing vouchers (生活保護), 35 items incl. disease names (001:L2884-2935).';
 
