@@ -22,7 +22,8 @@ OBJS        = extension/onshikaku.o \
               extension/access_log.o \
               extension/encrypted_types.o \
               extension/partitions.o \
-              extension/isolation.o
+              extension/isolation.o \
+              extension/card_lookup.o
 
 # The install script is assembled from extension/sql/NN_*.sql, in order;
 # upgrade scripts onshikaku--A--B.sql are written by hand, and the install

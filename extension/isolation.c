@@ -93,10 +93,9 @@ resolve(void)
 	SPI_finish();
 }
 
-/* onshikaku.acting_insurer(): see the file header. */
-PG_FUNCTION_INFO_V1(osk_acting_insurer);
-Datum
-osk_acting_insurer(PG_FUNCTION_ARGS)
+/* The answer of acting_insurer(), for C callers too (card_lookup.c). */
+int32
+osk_acting_insurer_value(bool *isnull)
 {
 	if (!(cache.valid && cache.lxid == MyProc->lxid && cache.role == GetUserId() &&
 		  cache.setting == acting_setting))
@@ -108,7 +107,19 @@ osk_acting_insurer(PG_FUNCTION_ARGS)
 		cache.setting = acting_setting;
 		cache.valid = true;
 	}
-	if (cache.isnull)
+	*isnull = cache.isnull;
+	return cache.insurer_id;
+}
+
+/* onshikaku.acting_insurer(): see the file header. */
+PG_FUNCTION_INFO_V1(osk_acting_insurer);
+Datum
+osk_acting_insurer(PG_FUNCTION_ARGS)
+{
+	bool		isnull;
+	int32		value = osk_acting_insurer_value(&isnull);
+
+	if (isnull)
 		PG_RETURN_NULL();
-	PG_RETURN_INT32(cache.insurer_id);
+	PG_RETURN_INT32(value);
 }

@@ -15,6 +15,7 @@
  *	 encrypted_types.c   encrypted and blind_index, protect/reveal
  *	 partitions.c        registering insurers: registry row and partitions
  *	 isolation.c         the insurer a statement acts for (the RLS predicate)
+ *	 card_lookup.c       counter lookups by card, straight from one partition
  *
  * Later layers (the flows, retention) add their files below these;
  * docs/architecture.md keeps the picture.
@@ -24,6 +25,7 @@
 #include "fmgr.h"
 
 #include "access_log.h"
+#include "card_lookup.h"
 #include "isolation.h"
 #include "keys.h"
 #include "redaction.h"
@@ -43,4 +45,5 @@ _PG_init(void)
 	osk_keys_init();
 	osk_access_log_init();
 	osk_isolation_init();
+	osk_card_lookup_init();
 }

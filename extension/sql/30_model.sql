@@ -594,6 +594,21 @@ CREATE FUNCTION onshikaku.remove_insurer(insurer_id integer) RETURNS void
     LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'osk_remove_insurer';
 COMMENT ON FUNCTION onshikaku.remove_insurer(integer) IS
     'Drops an insurer''s partitions and registry row; refused (55000) while any of its data is still held under the retention rules.';
+-- Counter lookups by card, straight from the insurer's partition (C:
+-- card_lookup.c): what the parent would return to the caller, without
+-- planning over or locking every partition.
+CREATE FUNCTION onshikaku.find_by_card(insurer_id integer, card_symbol text, card_number text,
+                                       card_branch onshikaku.card_branch_number)
+    RETURNS TABLE (qualification_id bigint, insured_branch_number onshikaku.insured_branch_number,
+                   link_number onshikaku.link_number, name_on_card text, birth_date date,
+                   acquired_on date, lost_on date, loss_reason smallint, insured_or_dependent smallint,
+                   dv_nondisclosure boolean, deleted boolean)
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 2 AS 'MODULE_PATHNAME', 'osk_find_by_card';
+COMMENT ON FUNCTION onshikaku.find_by_card(integer, text, text, onshikaku.card_branch_number) IS
+    'The qualification rows of a card (保険者, 記号, 番号, 枝番), read from the insurer''s partition index only: rows only for the insurer the caller acts for (acting_insurer()), only to roles that may read these columns of qualification; no personal number. NULL 記号 matches rows without one.';
+REVOKE EXECUTE ON FUNCTION onshikaku.find_by_card(integer, text, text, onshikaku.card_branch_number) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.find_by_card(integer, text, text, onshikaku.card_branch_number) TO onshikaku_insurer;
+
 CREATE FUNCTION onshikaku.grant_insurer(role_name regrole, insurer_id integer) RETURNS void
     LANGUAGE sql SET search_path = pg_catalog, pg_temp
 AS $$

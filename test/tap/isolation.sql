@@ -3,7 +3,7 @@
 -- ciphertext, blind index or agency code.  Each attempt fails the test if
 -- access succeeds.  (COPY and pg_dump run as a role: test/suites/routes.sh.)
 \ir ../helpers/tap_prelude.sql
-SELECT plan(43);
+SELECT plan(46);
 
 
 -- two insurers with members; a third served together with A by one role
@@ -166,6 +166,21 @@ RESET ROLE;
 SET ROLE onshikaku_admin;
 SELECT is(pg_temp.state_of('SELECT count(*) FROM onshikaku.qualification'), '42501', 'the operator cannot read the qualification rows');
 SELECT is(pg_temp.state_of('SELECT my_number FROM onshikaku.qualification'), '42501', 'and reads no ciphertext');
+RESET ROLE;
+
+-- ---- the direct card lookup keeps the same guarantees ------------------------------------
+SET ROLE tap_ins_a;
+SELECT is((SELECT name_on_card FROM onshikaku.find_by_card((SELECT a FROM ids), 'S' || (SELECT a FROM ids), '1001', '00')),
+          'Aさん1', 'find_by_card finds A''s card for A');
+SELECT is((SELECT count(*) FROM onshikaku.find_by_card((SELECT b FROM ids), 'S' || (SELECT b FROM ids), '1001', '00')),
+          0::bigint, 'and returns nothing of B''s, like the parent');
+RESET ROLE;
+CREATE ROLE tap_no_columns NOLOGIN;
+GRANT EXECUTE ON FUNCTION onshikaku.find_by_card(integer, text, text, onshikaku.card_branch_number) TO tap_no_columns;
+SELECT grant_insurer('tap_no_columns', :a) IS NULL AS mapped \gset
+SET ROLE tap_no_columns;
+SELECT is(pg_temp.state_of(format('SELECT * FROM onshikaku.find_by_card(%s, %L, %L, %L)', :a, 'S' || :a, '1001', '00')),
+          '42501', 'a role without SELECT on those columns is refused even if it may execute it');
 RESET ROLE;
 
 -- ---- removing an insurer ------------------------------------------------------------------
