@@ -19,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -50,27 +51,36 @@ osk_isolation_init(void)
 							NULL, NULL, NULL);
 }
 
-/* Look the answer up with the caller's rights (insurer_role shows own rows). */
+/*
+ * Look the answer up with the caller's rights (insurer_role shows own
+ * rows), through two plans kept for the life of the backend.  A named
+ * insurer is checked by index, among the few roles mapped to it; only a
+ * role that names none needs the list of its insurers.
+ */
 static void
 resolve(void)
 {
-	int			n;
+	static SPIPlanPtr named_plan = NULL;
+	static SPIPlanPtr list_plan = NULL;
 	bool		isnull;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* membership, not visibility: the operator sees every mapping */
-	if (SPI_execute("SELECT DISTINCT insurer_id FROM onshikaku.insurer_role "
-					"WHERE pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER') ORDER BY 1 LIMIT 2",
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read onshikaku.insurer_role");
-	n = (int) SPI_processed;
 	cache.isnull = true;
 	if (acting_setting != 0)
 	{
-		if (SPI_execute(psprintf("SELECT 1 FROM onshikaku.insurer_role WHERE insurer_id = %d "
-								 "AND pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER')", acting_setting),
-						true, 1) != SPI_OK_SELECT)
+		Oid			types[1] = {INT4OID};
+		Datum		values[1] = {Int32GetDatum(acting_setting)};
+
+		if (named_plan == NULL)
+		{
+			named_plan = SPI_prepare("SELECT 1 FROM onshikaku.insurer_role WHERE insurer_id = $1 "
+									 "AND pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER') LIMIT 1",
+									 1, types);
+			if (named_plan == NULL || SPI_keepplan(named_plan) != 0)
+				elog(ERROR, "could not prepare the insurer check");
+		}
+		if (SPI_execute_plan(named_plan, values, NULL, true, 1) != SPI_OK_SELECT)
 			elog(ERROR, "could not read onshikaku.insurer_role");
 		if (SPI_processed == 0)
 			ereport(ERROR,
@@ -80,16 +90,30 @@ resolve(void)
 		cache.isnull = false;
 		cache.insurer_id = acting_setting;
 	}
-	else if (n == 1)
+	else
 	{
-		cache.isnull = false;
-		cache.insurer_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		/* membership, not visibility: the operator sees every mapping */
+		if (list_plan == NULL)
+		{
+			list_plan = SPI_prepare("SELECT DISTINCT insurer_id FROM onshikaku.insurer_role "
+									"WHERE pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER') "
+									"ORDER BY 1 LIMIT 2", 0, NULL);
+			if (list_plan == NULL || SPI_keepplan(list_plan) != 0)
+				elog(ERROR, "could not prepare the insurer list");
+		}
+		if (SPI_execute_plan(list_plan, NULL, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read onshikaku.insurer_role");
+		if (SPI_processed == 1)
+		{
+			cache.isnull = false;
+			cache.insurer_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		}
+		else if (SPI_processed > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("role \"%s\" acts for several insurers", GetUserNameFromId(GetUserId(), false)),
+					 errhint("Choose one with SET onshikaku.acting_insurer = <insurer_id>.")));
 	}
-	else if (n > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("role \"%s\" acts for several insurers", GetUserNameFromId(GetUserId(), false)),
-				 errhint("Choose one with SET onshikaku.acting_insurer = <insurer_id>.")));
 	SPI_finish();
 }
 

@@ -94,6 +94,7 @@ CREATE TABLE onshikaku.insurer_role (
     insurer_id integer NOT NULL REFERENCES onshikaku.insurer ON DELETE CASCADE,
     PRIMARY KEY (role_name, insurer_id)
 );
+CREATE INDEX insurer_role_insurer ON onshikaku.insurer_role (insurer_id);
 COMMENT ON TABLE onshikaku.insurer_role IS
     'Which database roles act for which insurers; row-level security admits a role (or a role it is a member of) to the rows of these insurers only.';
 

@@ -287,6 +287,9 @@ cat > "$work/model_one.sql" <<'EOF'
 SELECT name_on_card, acquired_on, lost_on FROM onshikaku.qualification WHERE insurer_id = :one AND card_symbol = :s AND card_number = :c AND card_branch = :b::onshikaku.card_branch_number;
 EOF
 sed -e 's/onshikaku.qualification/bench_part_plain/' "$work/model_one.sql" > "$work/plain_one.sql"
+# the direct path the flows take: onshikaku.find_by_card() reads the insurer's partition index
+sed -e 's/SELECT name_on_card, acquired_on, lost_on FROM onshikaku.qualification WHERE insurer_id = :i AND card_symbol = :s AND card_number = :c AND card_branch = :b::onshikaku.card_branch_number;/SELECT name_on_card, acquired_on, lost_on FROM onshikaku.find_by_card(:i, :s, :c, :b::onshikaku.card_branch_number);/' \
+  "$work/model.sql" > "$work/direct.sql"
 # the insurer left to the policy: no insurer_id in the WHERE clause
 sed -e 's/WHERE insurer_id = :i AND /WHERE /' "$work/model.sql" > "$work/model_policy.sql"
 
@@ -308,12 +311,14 @@ bench() {
 }
 
 M="model: SET + SELECT (prepared)"
+D="model, direct: SET + find_by_card() (prepared)"
 P="baseline: SET dummy + SELECT plain (prepared)"
 echo
 echo "== 4. pgbench -n -M prepared -c $clients -j $clients -T $secs, $rounds rounds, model and baseline alternating =="
 echo "   each transaction: a random insurer of $insurers and a random existing row of it ($((nmax + 1)) per insurer)"
 for ((r = 1; r <= rounds; r++)); do
   bench "$M" "$r" bench_insurer model.sql prepared "$secs"
+  bench "$D" "$r" bench_insurer direct.sql prepared "$secs"
   bench "$P" "$r" bench_insurer plain.sql prepared "$secs"
 done
 
@@ -389,7 +394,7 @@ EXPLAIN (ANALYZE, COSTS OFF) EXECUTE r('100', '10000042', '52');
 \echo '-- acting_insurer() resolves once per transaction, reading onshikaku.insurer_role with the caller''s rights:'
 EXPLAIN (ANALYZE, COSTS OFF)
 SELECT DISTINCT insurer_id FROM onshikaku.insurer_role
-WHERE pg_catalog.pg_has_role(current_user, role_name, 'MEMBER') ORDER BY 1 LIMIT 2;
+WHERE pg_catalog.pg_has_role(current_user, role_name::oid, 'MEMBER') ORDER BY 1 LIMIT 2;
 SQL
 
 # ---- 7. where the time goes (perf) ---------------------------------------------------------------
@@ -436,7 +441,7 @@ echo "rows: $model_rows in onshikaku.qualification over $insurers partitions; $p
 echo "plans (6.): the prepared lookup as pgbench runs it; the generic plan; locks of one lookup:"
 grep -E 'generic_plans|^ q |Subplans Removed|Index Scan using|Seq Scan on|^ (generic|custom) |Planning Time|ERROR' "$work/plans.txt" \
   | sed 's/^/  /' || true
-q -P footer=off -v rounds="$rounds" -v M="$M" -v P="$P" <<'SQL'
+q -P footer=off -v rounds="$rounds" -v M="$M" -v D="$D" -v P="$P" <<'SQL'
 SELECT label, count(tps) AS runs, round(percentile_cont(0.5) WITHIN GROUP (ORDER BY tps)::numeric, 1) AS median_tps,
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms)::numeric, 3) AS median_latency_ms,
        round(min(tps), 1) AS min_tps, round(max(tps), 1) AS max_tps
@@ -445,7 +450,10 @@ WITH m AS (SELECT label, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps
 SELECT round((SELECT tps FROM m WHERE label = :'M')::numeric, 1) AS model_tps,
        round((SELECT tps FROM m WHERE label = :'P')::numeric, 1) AS baseline_tps,
        round(((SELECT tps FROM m WHERE label = :'M') / (SELECT tps FROM m WHERE label = :'P'))::numeric, 3)
-           AS "RATIO model / baseline (TPS, prepared, 2 clients)";
+           AS "RATIO model / baseline (TPS, prepared, 2 clients)",
+       round((SELECT tps FROM m WHERE label = :'D')::numeric, 1) AS direct_tps,
+       round(((SELECT tps FROM m WHERE label = :'D') / (SELECT tps FROM m WHERE label = :'P'))::numeric, 3)
+           AS "RATIO direct find_by_card / baseline";
 -- the extra lines, each against its own baseline
 WITH m AS (SELECT label, percentile_cont(0.5) WITHIN GROUP (ORDER BY tps) AS tps FROM bench.part_result GROUP BY label)
 SELECT p.model AS extra, p.baseline AS against, round((a.tps / b.tps)::numeric, 3) AS ratio
