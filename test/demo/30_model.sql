@@ -28,6 +28,8 @@ VALUES (:kyokai, nextval('qualification_id_seq'), '1234567890123452', '123456789
 SET ROLE demo_kyokai_clerk;
 \echo 'as demo_kyokai_clerk:'
 SELECT insurer_id, name_on_card, card_symbol, card_number, card_branch FROM qualification;
+\echo 'the counter lookup by card goes straight to the insurer''s partition (find_by_card):'
+SELECT name_on_card, birth_date, acquired_on, lost_on FROM find_by_card(:kyokai, '1001', '2001', '00');
 \echo '(the 国保 member is not visible; reading My Numbers needs onshikaku_number_handler; partitions are no route)'
 \set ON_ERROR_STOP 0
 SELECT my_number FROM qualification;
