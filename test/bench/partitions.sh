@@ -35,19 +35,14 @@
 #      bench_insurer; a perf profile of one model backend (when perf runs);
 #      and the prepared model at the server's default max_locks_per_transaction.
 #
-# Locks.  Registering an insurer attaches its partition of onshikaku.card
-# (and, for 生活保護, of onshikaku.medical_voucher), whose foreign key
-# references the partitioned onshikaku.qualification; PostgreSQL 15 then
-# locks every existing qualification partition and its indexes (about 6
-# locks per registered insurer, held to the end of that insurer's
-# transaction), and plans the foreign key's check over all of them.  With the cluster's
-# max_locks_per_transaction = 64 (64 x 72 backends = 4,608 lock slots) the
-# registrations fail with "out of shared memory" near insurer 1,520 (seen in
-# development).  A prepared lookup on the parent also builds, at its sixth
-# execution, a generic plan over every partition (about 5 locks each).  So
-# this script raises max_locks_per_transaction (ALTER SYSTEM, restart of the
-# throwaway cluster) to BENCH_MAX_LOCKS (default 1024) before registering,
-# reports it, and at the end puts the default back to show what happens.
+# Locks.  A prepared lookup on the parent builds, at its sixth execution, a
+# generic plan over every partition (about 5 locks each); at the default
+# max_locks_per_transaction = 64 that fails with "out of shared memory".  (The
+# first version of the model also locked every qualification partition when
+# registering an insurer, through foreign keys that are gone.)  So this script
+# raises max_locks_per_transaction (ALTER SYSTEM, restart of the throwaway
+# cluster) to BENCH_MAX_LOCKS (default 1024) before registering, reports it,
+# and at the end puts the default back to show what happens.
 #
 #   usage: test/bench/run.sh test/bench/partitions.sh   (make bench runs it)
 #   env:   BENCH_INSURERS (3500), BENCH_ROWS (1000000), BENCH_SECONDS (30),
