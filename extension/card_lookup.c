@@ -52,26 +52,37 @@ static const char *const result_columns[] = {
 };
 #define NCOLS lengthof(result_columns)
 
+typedef struct PartKey
+{
+	Oid			index_parent;	/* the partitioned index */
+	int32		insurer_id;
+} PartKey;
+
 typedef struct PartEntry
 {
-	int32		insurer_id;		/* hash key */
-	Oid			heap;			/* InvalidOid: the insurer has no partition */
-	Oid			index;
-	AttrNumber	attnums[NCOLS];
+	PartKey		key;			/* hash key */
+	OskPartition part;
 } PartEntry;
 
 static HTAB *parts = NULL;
-static Oid	parent_oid = InvalidOid;
+static MemoryContext parts_cxt = NULL;
+static Oid	parents[16];		/* the parents with entries in parts */
+static int	nparents = 0;
 
-/* Relcache callback: the parent's partitions changed (attach, detach). */
+/* Relcache callback: a parent's partitions may have changed (attach, detach). */
 static void
 parts_invalidated(Datum arg, Oid relid)
 {
-	if (parts != NULL && (relid == InvalidOid || relid == parent_oid))
+	bool		ours = (relid == InvalidOid);
+
+	for (int i = 0; i < nparents && !ours; i++)
+		ours = (parents[i] == relid);
+	if (parts != NULL && ours)
 	{
+		nparents = 0;
 		hash_destroy(parts);
 		parts = NULL;
-		parent_oid = InvalidOid;
+		MemoryContextReset(parts_cxt);
 	}
 }
 
@@ -81,57 +92,103 @@ osk_card_lookup_init(void)
 	CacheRegisterRelcacheCallback(parts_invalidated, (Datum) 0);
 }
 
-/* The partition and card index of an insurer, from the cache or the catalog. */
-static PartEntry *
-partition_of(int32 insurer_id)
+/*
+ * The partition of an insurer behind a partitioned index of a per-insurer
+ * table (named "<table>_<insurer_id>"), the index's partition on it, and
+ * the partition's attribute number of every parent column, cached until
+ * the parent's relcache entry is invalidated (a partition attached or
+ * detached, or a full reset).  part->heap is InvalidOid when the
+ * insurer has no such partition.
+ */
+const OskPartition *
+osk_partition_of(const char *table, const char *index_name, int32 insurer_id)
 {
+	PartKey		key;
 	PartEntry  *e;
 	bool		found;
 	Oid			nsp;
+	Oid			parent;
 	Relation	rel;
+	Relation	prel;
+	TupleDesc	desc;
 	char		name[NAMEDATALEN];
 
+	memset(&key, 0, sizeof(key));
+	key.index_parent = osk_relation_oid(index_name);
+	key.insurer_id = insurer_id;
 	if (parts == NULL)
 	{
 		HASHCTL		ctl = {0};
 
-		ctl.keysize = sizeof(int32);
+		if (parts_cxt == NULL)
+			parts_cxt = AllocSetContextCreate(TopMemoryContext, "onshikaku partitions",
+											  ALLOCSET_DEFAULT_SIZES);
+		ctl.keysize = sizeof(PartKey);
 		ctl.entrysize = sizeof(PartEntry);
-		parts = hash_create("onshikaku card lookup partitions", 256, &ctl, HASH_ELEM | HASH_BLOBS);
-		parent_oid = osk_relation_oid("qualification");
+		ctl.hcxt = parts_cxt;
+		parts = hash_create("onshikaku partitions", 256, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
-	e = hash_search(parts, &insurer_id, HASH_ENTER, &found);
+	e = hash_search(parts, &key, HASH_FIND, &found);
 	if (found)
-		return e;
-	e->heap = InvalidOid;
-	nsp = get_rel_namespace(parent_oid);
-	snprintf(name, sizeof(name), "qualification_%d", insurer_id);
-	e->heap = get_relname_relid(name, nsp);
-	if (!OidIsValid(e->heap))
-		return e;
-	rel = table_open(e->heap, AccessShareLock);
-	e->index = index_get_partition(rel, get_relname_relid("qualification_card", nsp));
-	for (int i = 0; i < (int) NCOLS; i++)
+		return &e->part;
+
+	/* read the catalog before entering the entry, so an error leaves none */
+	parent = osk_relation_oid(table);
+	nsp = get_rel_namespace(parent);
+	snprintf(name, sizeof(name), "%s_%d", table, insurer_id);
 	{
-		e->attnums[i] = get_attnum(e->heap, result_columns[i]);
-		if (e->attnums[i] == InvalidAttrNumber)
-			elog(ERROR, "partition %s has no column %s", name, result_columns[i]);
+		OskPartition p = {InvalidOid, InvalidOid, 0, NULL};
+
+		p.heap = get_relname_relid(name, nsp);
+		if (OidIsValid(p.heap))
+		{
+			rel = table_open(p.heap, AccessShareLock);
+			p.index = index_get_partition(rel, key.index_parent);
+			if (!OidIsValid(p.index))
+				elog(ERROR, "partition %s has no partition of index %s", name, index_name);
+			prel = table_open(parent, AccessShareLock);
+			desc = RelationGetDescr(prel);
+			p.natts = desc->natts;
+			p.attmap = MemoryContextAllocZero(parts_cxt, sizeof(AttrNumber) * (desc->natts + 1));
+			for (int i = 0; i < desc->natts; i++)
+			{
+				Form_pg_attribute att = TupleDescAttr(desc, i);
+
+				if (att->attisdropped)
+					continue;
+				p.attmap[att->attnum] = get_attnum(p.heap, NameStr(att->attname));
+				if (p.attmap[att->attnum] == InvalidAttrNumber)
+					elog(ERROR, "partition %s has no column %s", name, NameStr(att->attname));
+			}
+			table_close(prel, NoLock);
+			table_close(rel, NoLock);
+		}
+		{
+			bool		known = false;
+
+			for (int i = 0; i < nparents; i++)
+				known = known || parents[i] == parent;
+			if (!known && nparents == lengthof(parents))
+				elog(ERROR, "too many per-insurer tables in the partition cache");
+			if (!known)
+				parents[nparents++] = parent;
+		}
+		e = hash_search(parts, &key, HASH_ENTER, &found);
+		e->part = p;
 	}
-	table_close(rel, NoLock);
-	if (!OidIsValid(e->index))
-		elog(ERROR, "partition %s has no card index", name);
-	return e;
+	return &e->part;
 }
 
 /* The caller must be allowed to read every returned column of the parent. */
 static void
-check_column_privileges(void)
+check_column_privileges(Oid parent_oid, const AttrNumber *atts)
 {
 	Oid			user = GetUserId();
 
 	for (int i = 0; i < (int) NCOLS; i++)
 	{
-		AttrNumber	att = get_attnum(parent_oid, result_columns[i]);
+		AttrNumber	att = atts[i];
 
 		if (pg_attribute_aclcheck(parent_oid, att, user, ACL_SELECT) != ACLCHECK_OK)
 			ereport(ERROR,
@@ -152,20 +209,22 @@ osk_find_by_card(PG_FUNCTION_ARGS)
 	int32		insurer_id;
 	bool		acting_null;
 	int32		acting;
-	PartEntry  *e;
 	Relation	heap;
 	Relation	index;
 	ScanKeyData keys[4];
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	const OskPartition *p;
+	Oid			parent_oid = osk_relation_oid("qualification");
+	AttrNumber	atts[NCOLS];
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		return (Datum) 0;
 	insurer_id = PG_GETARG_INT32(0);
-	if (parts == NULL || !OidIsValid(parent_oid))
-		parent_oid = osk_relation_oid("qualification");
-	check_column_privileges();
+	for (int i = 0; i < (int) NCOLS; i++)
+		atts[i] = get_attnum(parent_oid, result_columns[i]);
+	check_column_privileges(parent_oid, atts);
 
 	/* isolation: what row-level security on the parent would admit */
 	if (!superuser())
@@ -175,11 +234,11 @@ osk_find_by_card(PG_FUNCTION_ARGS)
 			return (Datum) 0;
 	}
 
-	e = partition_of(insurer_id);
-	if (!OidIsValid(e->heap))
+	p = osk_partition_of("qualification", "qualification_card", insurer_id);
+	if (!OidIsValid(p->heap))
 		return (Datum) 0;
-	heap = table_open(e->heap, AccessShareLock);
-	index = index_open(e->index, AccessShareLock);
+	heap = table_open(p->heap, AccessShareLock);
+	index = index_open(p->index, AccessShareLock);
 
 	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT4EQ, Int32GetDatum(insurer_id));
@@ -203,7 +262,7 @@ osk_find_by_card(PG_FUNCTION_ARGS)
 		bool		nulls[NCOLS];
 
 		for (int i = 0; i < (int) NCOLS; i++)
-			values[i] = slot_getattr(slot, e->attnums[i], &nulls[i]);
+			values[i] = slot_getattr(slot, p->attmap[atts[i]], &nulls[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	index_endscan(scan);

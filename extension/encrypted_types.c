@@ -307,6 +307,35 @@ osk_protect(PG_FUNCTION_ARGS)
 }
 
 /*
+ * onshikaku.protect_national(my_number, purpose [, cohort]): a My Number
+ * under the national scope, for a 生活保護 body, which has no 保険者番号.
+ * Kept apart from protect() so that a NULL insurer there stays an error.
+ */
+PG_FUNCTION_INFO_V1(osk_protect_national);
+Datum
+osk_protect_national(PG_FUNCTION_ARGS)
+{
+	int64		number;
+	uint8_t		plain[8];
+	bytea	   *out;
+	text	   *purpose;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	require_args(fcinfo, 1, 1);
+	number = PG_GETARG_INT64(0);
+	purpose = PG_GETARG_TEXT_PP(1);
+	check_purpose(purpose);
+	for (int i = 0; i < 8; i++)
+		plain[i] = (uint8_t) ((uint64) number >> (8 * (7 - i)));
+	out = seal(KIND_MY_NUMBER, plain, 8, OSK_NO_INSURER,
+			   PG_NARGS() > 2 && !PG_ARGISNULL(2) ? PG_GETARG_INT32(2) : OSK_ACTIVE_COHORT,
+			   purpose);
+	osk_wipe(plain, sizeof(plain));
+	PG_RETURN_BYTEA_P(out);
+}
+
+/*
  * onshikaku.protect_code(code text, insurer, purpose [, cohort]): encrypt
  * an opaque code (an agency code); a NULL insurer means the national scope.
  */

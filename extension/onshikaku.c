@@ -16,9 +16,12 @@
  *	 partitions.c        registering insurers: registry row and partitions
  *	 isolation.c         the insurer a statement acts for (the RLS predicate)
  *	 card_lookup.c       counter lookups by card, straight from one partition
+ *	 issuance.c          random 16-digit numbers with a check digit
+ *	 flows.c             the gate of the flows: the caller's rights
+ *	 confirmation.c      online qualification confirmation by card
  *
- * Later layers (the flows, retention) add their files below these;
- * docs/architecture.md keeps the picture.
+ * The flows themselves are SQL (extension/sql/40_flows.sql) over these;
+ * retention comes next.  docs/architecture.md keeps the picture.
  */
 #include "postgres.h"
 
@@ -26,6 +29,7 @@
 
 #include "access_log.h"
 #include "card_lookup.h"
+#include "confirmation.h"
 #include "isolation.h"
 #include "keys.h"
 #include "redaction.h"
@@ -46,4 +50,5 @@ _PG_init(void)
 	osk_access_log_init();
 	osk_isolation_init();
 	osk_card_lookup_init();
+	osk_confirmation_init();
 }

@@ -193,6 +193,28 @@ CREATE TABLE onshikaku.deletion_record (
 COMMENT ON TABLE onshikaku.deletion_record IS
     '消去記録: one row per data class, rule and insurer of each purge: how many, the event-date range, when, by whom; never a personal number (001:L2836).';
 
+-- Which insurers a person has been enrolled with: the national index the
+-- My Number card path (confirmation by link number) starts from.
+CREATE TABLE onshikaku.person_enrolment (
+    link_number  onshikaku.link_number NOT NULL,   -- 紐付番号
+    insurer_id   integer NOT NULL REFERENCES onshikaku.insurer,  -- 医療保険者等
+    first_enrolled_at timestamptz NOT NULL DEFAULT now(),        -- 初回登録日時
+    PRIMARY KEY (link_number, insurer_id)
+);
+CREATE INDEX person_enrolment_insurer ON onshikaku.person_enrolment (insurer_id);
+COMMENT ON TABLE onshikaku.person_enrolment IS
+    '加入履歴索引: the insurers a person (紐付番号) has been enrolled with; lets a confirmation by link number visit only those insurers'' partitions. No personal number.';
+
+-- 情報提供ネットワーク: what may be provided to whom (番号法 別表第二, simulated).
+CREATE TABLE onshikaku.provision_allow_list (
+    office_work_name text NOT NULL,   -- 事務名称
+    procedure_name   text NOT NULL,   -- 事務手続名称
+    item_name        text NOT NULL,   -- 特定個人情報名称
+    PRIMARY KEY (office_work_name, procedure_name, item_name)
+);
+COMMENT ON TABLE onshikaku.provision_allow_list IS
+    '提供許可リスト: the (事務, 手続, 特定個人情報) combinations an inquirer may receive through the network (番号法19条8号・別表第二), checked before any provision. Maintained by the operator.';
+
 -- ---- per-insurer tables (LIST-partitioned by insurer_id) ----------------------------------
 
 -- 資格履歴ファイル: one row per qualification period of a person with an insurer.
@@ -496,6 +518,22 @@ CREATE TABLE onshikaku.copy_zone (
 COMMENT ON TABLE onshikaku.copy_zone IS
     '副本区画: the insurer''s copies (副本) of benefit and premium data for provision; items flagged no_auto_response are held back for manual confirmation. Not used by 市町村国保 and 生活保護.';
 
+-- 枝番 issued within a card (保険者, 記号, 番号): one row per person ever given
+-- one, kept after the loss of qualification, so that a value is never given to
+-- a second person and the same person gets the same value back.
+CREATE TABLE onshikaku.card_branch_issue (
+    insurer_id   integer NOT NULL,
+    card_symbol  text NOT NULL,                            -- 被保険者証記号 ('' when the card has none)
+    card_number  text NOT NULL,                            -- 被保険者証番号
+    card_branch  onshikaku.card_branch_number NOT NULL,    -- 枝番
+    link_number  onshikaku.link_number NOT NULL,           -- 紐付番号 (the person it was issued to)
+    issued_at    timestamptz NOT NULL DEFAULT now(),       -- 発番日時
+    PRIMARY KEY (insurer_id, card_symbol, card_number, card_branch),
+    UNIQUE (insurer_id, card_symbol, card_number, link_number)
+) PARTITION BY LIST (insurer_id);
+COMMENT ON TABLE onshikaku.card_branch_issue IS
+    '枝番の発番記録: which person each 枝番 of a card (保険者, 記号, 番号) was issued to; never reused for another person (docs/flows.md).';
+
 INSERT INTO onshikaku.per_insurer_table VALUES
     ('onshikaku.qualification', 'qualification', 1, NULL),
     ('onshikaku.card', 'card', 2, NULL),
@@ -504,7 +542,8 @@ INSERT INTO onshikaku.per_insurer_table VALUES
     ('onshikaku.provision_log', 'provision_log', 5, 'nws_provision'),
     ('onshikaku.identity_check', 'identity_check', 6, 'identity_check'),
     ('onshikaku.registration_zone', 'registration_zone', 7, NULL),
-    ('onshikaku.copy_zone', 'copy_zone', 8, 'nws_provision');
+    ('onshikaku.copy_zone', 'copy_zone', 8, 'nws_provision'),
+    ('onshikaku.card_branch_issue', 'card_branch_issue', 9, NULL);
 
 -- ---- column classification and privileges -------------------------------------------------
 
@@ -545,6 +584,8 @@ WHERE c.relnamespace = 'onshikaku'::regnamespace AND c.relkind IN ('r', 'p')
 -- Nothing of the model is PUBLIC.  Insurer roles read their own rows
 -- (row-level security) of every column but the personal numbers; the
 -- number-handling right adds those.  Writes go through the flows.
+REVOKE ALL ON onshikaku.person_enrolment, onshikaku.provision_allow_list FROM PUBLIC;
+GRANT SELECT, INSERT, DELETE ON onshikaku.provision_allow_list TO onshikaku_admin;
 REVOKE ALL ON onshikaku.insurer, onshikaku.per_insurer_table, onshikaku.person,
               onshikaku.agency_code, onshikaku.pmh_issuance_log, onshikaku.deletion_record,
               onshikaku.column_class, onshikaku.insurer_kind_capability FROM PUBLIC;
@@ -583,6 +624,8 @@ SELECT pg_catalog.pg_extension_config_dump('onshikaku.person', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.agency_code', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.pmh_issuance_log', '');
 SELECT pg_catalog.pg_extension_config_dump('onshikaku.deletion_record', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.person_enrolment', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.provision_allow_list', '');
 
 -- ---- registering insurers (C: partitions.c) -----------------------------------------------
 

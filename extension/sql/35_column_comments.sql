@@ -19,6 +19,12 @@ COMMENT ON COLUMN onshikaku.agency_code.received_at IS '機関別符号受付日
 COMMENT ON COLUMN onshikaku.agency_code.set_at IS '機関別符号設定日時';
 COMMENT ON COLUMN onshikaku.agency_code.registered_at IS '登録日時';
 COMMENT ON COLUMN onshikaku.agency_code.updated_at IS '更新日時';
+COMMENT ON COLUMN onshikaku.person_enrolment.link_number IS '紐付番号';
+COMMENT ON COLUMN onshikaku.person_enrolment.insurer_id IS '医療保険者等';
+COMMENT ON COLUMN onshikaku.person_enrolment.first_enrolled_at IS '初回登録日時';
+COMMENT ON COLUMN onshikaku.provision_allow_list.office_work_name IS '事務名称';
+COMMENT ON COLUMN onshikaku.provision_allow_list.procedure_name IS '事務手続名称';
+COMMENT ON COLUMN onshikaku.provision_allow_list.item_name IS '特定個人情報名称';
 COMMENT ON COLUMN onshikaku.qualification.qualification_id IS '資格情報管理番号';
 COMMENT ON COLUMN onshikaku.qualification.history_seq IS '履歴通番';
 COMMENT ON COLUMN onshikaku.qualification.record_id IS 'レコード識別番号';
@@ -224,3 +230,8 @@ COMMENT ON COLUMN onshikaku.copy_zone.insured_branch_number IS '被保険者枝�
 COMMENT ON COLUMN onshikaku.copy_zone.item_name IS '特定個人情報名称';
 COMMENT ON COLUMN onshikaku.copy_zone.content IS '副本の内容 (the copy''s items)';
 COMMENT ON COLUMN onshikaku.copy_zone.no_auto_response IS '自動応答不可フラグ';
+COMMENT ON COLUMN onshikaku.card_branch_issue.card_symbol IS '被保険者証記号 ('''' when the card has none)';
+COMMENT ON COLUMN onshikaku.card_branch_issue.card_number IS '被保険者証番号';
+COMMENT ON COLUMN onshikaku.card_branch_issue.card_branch IS '枝番';
+COMMENT ON COLUMN onshikaku.card_branch_issue.link_number IS '紐付番号 (the person it was issued to)';
+COMMENT ON COLUMN onshikaku.card_branch_issue.issued_at IS '発番日時';

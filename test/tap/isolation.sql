@@ -49,11 +49,11 @@ PREPARE by_insurer(integer) AS SELECT count(*) FROM onshikaku.qualification WHER
 -- ---- the catalog: every partition secured, none reachable directly ----------------------
 SELECT is((SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
            WHERE i.inhparent IN (SELECT relid FROM per_insurer_table)
-             AND c.relname ~ ('_(' || :a || '|' || :b || ')$')), 14::bigint,
+             AND c.relname ~ ('_(' || :a || '|' || :b || ')$')), 16::bigint,
           '協会けんぽ and 後期広域: a partition of every table but the welfare vouchers');
 SELECT is((SELECT array_agg(p.short_name ORDER BY p.create_order) FROM per_insurer_table p
            WHERE to_regclass('onshikaku.' || p.short_name || '_' || :c) IS NOT NULL),
-          ARRAY['qualification', 'card', 'agency_code_link', 'registration_zone'],
+          ARRAY['qualification', 'card', 'agency_code_link', 'registration_zone', 'card_branch_issue'],
           '市町村国保: no 副本, no provision log, no identity checks, no vouchers (capability matrix)');
 SELECT is((SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
            WHERE i.inhparent IN (SELECT relid FROM per_insurer_table)
