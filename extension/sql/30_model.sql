@@ -197,7 +197,7 @@ COMMENT ON TABLE onshikaku.deletion_record IS
 -- My Number card path (confirmation by link number) starts from.
 CREATE TABLE onshikaku.person_enrolment (
     link_number  onshikaku.link_number NOT NULL,   -- 紐付番号
-    insurer_id   integer NOT NULL REFERENCES onshikaku.insurer,  -- 医療保険者等
+    insurer_id   integer NOT NULL,                 -- 医療保険者等 (no foreign key, for enrolment speed)
     first_enrolled_at timestamptz NOT NULL DEFAULT now(),        -- 初回登録日時
     PRIMARY KEY (link_number, insurer_id)
 );

@@ -20,7 +20,7 @@ COMMENT ON COLUMN onshikaku.agency_code.set_at IS '機関別符号設定日時';
 COMMENT ON COLUMN onshikaku.agency_code.registered_at IS '登録日時';
 COMMENT ON COLUMN onshikaku.agency_code.updated_at IS '更新日時';
 COMMENT ON COLUMN onshikaku.person_enrolment.link_number IS '紐付番号';
-COMMENT ON COLUMN onshikaku.person_enrolment.insurer_id IS '医療保険者等';
+COMMENT ON COLUMN onshikaku.person_enrolment.insurer_id IS '医療保険者等 (no foreign key, for enrolment speed)';
 COMMENT ON COLUMN onshikaku.person_enrolment.first_enrolled_at IS '初回登録日時';
 COMMENT ON COLUMN onshikaku.provision_allow_list.office_work_name IS '事務名称';
 COMMENT ON COLUMN onshikaku.provision_allow_list.procedure_name IS '事務手続名称';

@@ -362,6 +362,252 @@ $$;
 COMMENT ON FUNCTION onshikaku.enroll_member(integer, onshikaku.my_number, text, date, date, text, smallint, text, text, smallint, text, text, text, text, text, smallint, date, date, onshikaku.recipient_number, boolean, date, smallint) IS
     '資格取得: registers a person''s qualification, basic information, insurance card and My Number with an insurer (caller: onshikaku_number_handler acting for it). Issues or reuses the 被保険者枝番, the 紐付番号 and the card 枝番; refuses an overlapping qualification (23P01). See docs/flows.md.';
 
+-- ---- bulk enrolment ------------------------------------------------------------------------
+
+CREATE TYPE onshikaku.member_input AS (
+    my_number            text,            -- validated as onshikaku.my_number (which is never stored)
+    card_number          text,
+    acquired_on          date,
+    birth_date           date,
+    card_symbol          text,
+    insured_or_dependent smallint,
+    name_on_card         text,
+    name_on_card_kana    text,
+    sex                  smallint,
+    address              text,
+    postcode             text,
+    municipality_code    text,
+    household_id         text,
+    insured_person_name  text,
+    copay_ratio          smallint,
+    recipient_number     onshikaku.recipient_number,
+    dv_nondisclosure     boolean
+);
+COMMENT ON TYPE onshikaku.member_input IS
+    'One person to enrol with enroll_members(): the arguments of enroll_member() that a bulk load carries (NULL insured_or_dependent means 1, NULL dv_nondisclosure false).';
+
+CREATE TYPE onshikaku.bulk_enrolment AS (
+    ordinal               bigint,
+    qualification_id      bigint,
+    insured_branch_number onshikaku.insured_branch_number,
+    link_number           onshikaku.link_number,
+    card_branch           onshikaku.card_branch_number,
+    reused_insured_branch_number boolean
+);
+COMMENT ON TYPE onshikaku.bulk_enrolment IS
+    'What enroll_members() issued for the member at position ordinal (1-based) of its input.';
+
+-- One insurer per call: every statement below then names one partition
+-- (custom plans see the insurer), and the work table stays small.
+CREATE FUNCTION onshikaku.enroll_members(insurer_id integer, members onshikaku.member_input[])
+    RETURNS SETOF onshikaku.bulk_enrolment
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_column
+DECLARE
+    ins onshikaku.insurer;
+    id integer;
+    bad record;
+    missing bigint;
+BEGIN
+    ins := onshikaku.flow_insurer(enroll_members.insurer_id, 'onshikaku_number_handler', 'qualification_history');
+    id := ins.insurer_id;
+
+    -- the input, numbered and checked (the caller's query built it with the
+    -- caller's rights); the My Number is kept only encrypted and as its
+    -- blind index, never in clear in this work table
+    -- a work table of this session that anyone else made (with a trigger,
+    -- say, that would run with this function's rights) is replaced
+    IF EXISTS (SELECT FROM pg_class c WHERE c.oid = to_regclass('pg_temp.osk_bulk')
+               AND (c.relowner <> current_user::regrole OR c.relhastriggers OR c.relhasrules OR c.relrowsecurity)) THEN
+        DROP TABLE pg_temp.osk_bulk;
+    END IF;
+    IF to_regclass('pg_temp.osk_bulk') IS NULL THEN
+    CREATE TEMP TABLE osk_bulk (
+        ordinal bigint, problem text, enc onshikaku.encrypted, bi onshikaku.blind_index, card_number text,
+        acquired_on date, birth_date date, card_symbol text, iod smallint, name_on_card text,
+        name_on_card_kana text, sex smallint, address text, postcode text, municipality_code text,
+        household_id text, insured_person_name text, copay_ratio smallint,
+        recipient_number onshikaku.recipient_number, dv boolean, link onshikaku.link_number,
+        ibn onshikaku.insured_branch_number, reused boolean, branch onshikaku.card_branch_number,
+        had_branch boolean NOT NULL DEFAULT false, qid bigint, pmh onshikaku.pmh_id);
+    END IF;
+    TRUNCATE osk_bulk;
+    INSERT INTO osk_bulk
+    SELECT m.ordinal,
+           CASE WHEN m.my_number IS NULL THEN 'my_number must not be NULL'
+                WHEN NOT onshikaku.my_number_is_valid(m.my_number) THEN 'my_number is not a valid My Number'
+                WHEN m.card_number IS NULL OR m.acquired_on IS NULL OR m.birth_date IS NULL
+                     THEN 'card_number, acquired_on and birth_date must not be NULL'
+                WHEN coalesce(m.card_symbol, '') !~ '^[0-9A-Za-z\-ー・]{0,38}$'
+                     THEN 'card_symbol may hold up to 38 digits, letters, hyphens, ー and ・'
+                WHEN m.card_number !~ '^[0-9A-Za-z\-]{1,38}$' THEN 'card_number must be 1 to 38 digits, letters or hyphens'
+                WHEN m.sex NOT IN (1, 2, 3) THEN 'sex must be 1 (male), 2 (female) or 3 (other)'
+                WHEN m.postcode !~ '^[0-9]{7}$' THEN 'postcode must be 7 digits'
+                WHEN m.municipality_code !~ '^[0-9]{5,6}$' THEN 'municipality_code must be 5 or 6 digits'
+                WHEN m.insured_or_dependent NOT IN (1, 2) THEN 'insured_or_dependent must be 1 (本人) or 2 (家族)'
+                WHEN m.acquired_on < m.birth_date THEN 'acquired_on is before birth_date'
+                WHEN m.birth_date > current_date THEN 'birth_date is in the future'
+                WHEN m.copay_ratio NOT BETWEEN 0 AND 100 THEN 'copay_ratio is a percentage (0-100)'
+           END,
+           CASE WHEN onshikaku.my_number_is_valid(m.my_number) THEN
+                CASE WHEN ins.insurer_number IS NULL
+                     THEN onshikaku.protect_national(m.my_number::onshikaku.my_number, 'qualification.my_number')
+                     ELSE onshikaku.protect(m.my_number::onshikaku.my_number, ins.insurer_number, 'qualification.my_number') END
+           END,
+           CASE WHEN onshikaku.my_number_is_valid(m.my_number)
+                THEN onshikaku.blind_index_of(m.my_number::onshikaku.my_number) END,
+           coalesce(m.card_number, CASE WHEN ins.kind = 'seikatsu_hogo' THEN m.recipient_number::text END),
+           m.acquired_on, m.birth_date, coalesce(m.card_symbol, ''), coalesce(m.insured_or_dependent, 1),
+           m.name_on_card, m.name_on_card_kana, m.sex, m.address, m.postcode, m.municipality_code,
+           m.household_id, m.insured_person_name, m.copay_ratio, m.recipient_number,
+           coalesce(m.dv_nondisclosure, false)
+    FROM unnest(members) WITH ORDINALITY AS m(my_number, card_number, acquired_on, birth_date, card_symbol,
+         insured_or_dependent, name_on_card, name_on_card_kana, sex, address, postcode, municipality_code,
+         household_id, insured_person_name, copay_ratio, recipient_number, dv_nondisclosure, ordinal);
+    ANALYZE osk_bulk;   -- without statistics the joins below would be nested loops
+
+    SELECT b.ordinal, b.problem INTO bad FROM osk_bulk b WHERE b.problem IS NOT NULL ORDER BY b.ordinal LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'member %: %', bad.ordinal, bad.problem USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF ins.kind = 'seikatsu_hogo' THEN
+        SELECT b.ordinal INTO bad FROM osk_bulk b WHERE b.recipient_number IS NULL ORDER BY b.ordinal LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'member %: a 生活保護 enrolment needs recipient_number (受給者番号)', bad.ordinal
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    SELECT b2.ordinal INTO bad FROM osk_bulk b1 JOIN osk_bulk b2 ON b2.bi = b1.bi AND b2.ordinal > b1.ordinal
+    ORDER BY b2.ordinal LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'member %: the same person appears twice', bad.ordinal USING ERRCODE = 'exclusion_violation';
+    END IF;
+
+    -- link numbers: one per person nationally, drawn again on a collision
+    LOOP
+        -- (a person seen before conflicts on the blind index and is found below)
+        INSERT INTO onshikaku.person (link_number, my_number_bi)
+        SELECT onshikaku.new_link_number(), b.bi FROM osk_bulk b WHERE b.link IS NULL
+        ON CONFLICT DO NOTHING;
+        UPDATE osk_bulk b SET link = p.link_number, pmh = p.pmh_id
+        FROM onshikaku.person p WHERE p.my_number_bi = b.bi AND b.link IS NULL;
+        EXIT WHEN NOT EXISTS (SELECT FROM osk_bulk b WHERE b.link IS NULL);
+    END LOOP;
+
+    -- 被保険者枝番: the one registered (locked until commit), else a new one
+    UPDATE osk_bulk b SET ibn = r.insured_branch_number, reused = true
+    FROM (SELECT r.my_number_bi, r.insured_branch_number FROM onshikaku.registration_zone r
+          WHERE r.insurer_id = id AND r.my_number_bi IN (SELECT b.bi FROM osk_bulk b) FOR UPDATE) r
+    WHERE r.my_number_bi = b.bi;
+    UPDATE onshikaku.registration_zone r SET prospective = false, removal_requested_at = NULL
+    FROM osk_bulk b WHERE r.insurer_id = id AND b.reused AND r.my_number_bi = b.bi AND r.prospective;
+    LOOP
+        WITH added AS (
+            INSERT INTO onshikaku.registration_zone (insurer_id, insured_branch_number, my_number_bi, link_number)
+            SELECT id, onshikaku.new_insured_branch_number(), b.bi, b.link FROM osk_bulk b WHERE b.ibn IS NULL
+            ON CONFLICT DO NOTHING
+            RETURNING my_number_bi, insured_branch_number)
+        UPDATE osk_bulk b SET ibn = a.insured_branch_number, reused = false FROM added a WHERE a.my_number_bi = b.bi;
+        EXIT WHEN NOT EXISTS (SELECT FROM osk_bulk b WHERE b.ibn IS NULL);
+        -- a conflict: a number drawn twice, or the person registered meanwhile
+        UPDATE osk_bulk b SET ibn = r.insured_branch_number, reused = true
+        FROM onshikaku.registration_zone r
+        WHERE r.insurer_id = id AND b.ibn IS NULL AND r.my_number_bi = b.bi;
+    END LOOP;
+
+    -- one qualification at a time per person and insurer (bulk loads are open-ended)
+    SELECT b.ordinal INTO bad FROM osk_bulk b
+    WHERE b.reused AND EXISTS (
+        SELECT FROM onshikaku.qualification q
+        WHERE q.insurer_id = id AND q.insured_branch_number = b.ibn AND NOT q.deleted
+          AND coalesce(q.lost_on, 'infinity') > b.acquired_on)
+    ORDER BY b.ordinal LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'member %: this person already has a qualification with insurer % that overlaps the new one',
+            bad.ordinal, id USING ERRCODE = 'exclusion_violation';
+    END IF;
+
+    -- card 枝番: the person's own, else 00 for the first insured person of a card
+    -- when free, else the next free values of 01-99 in input order
+    UPDATE osk_bulk b SET branch = c.card_branch, had_branch = true FROM onshikaku.card_branch_issue c
+    WHERE b.reused AND c.insurer_id = id AND c.card_symbol = b.card_symbol AND c.card_number = b.card_number
+      AND c.link_number = b.link;
+    WITH scope AS (
+        SELECT s.card_symbol, s.card_number,
+               (SELECT array_agg(c.card_branch::text::smallint) FROM onshikaku.card_branch_issue c
+                WHERE c.insurer_id = id AND c.card_symbol = s.card_symbol AND c.card_number = s.card_number) AS used
+        FROM (SELECT DISTINCT card_symbol, card_number FROM osk_bulk WHERE branch IS NULL) s),
+    zero AS (
+        SELECT DISTINCT ON (b.card_symbol, b.card_number) b.ordinal
+        FROM osk_bulk b JOIN scope s USING (card_symbol, card_number)
+        WHERE b.branch IS NULL AND b.iod = 1 AND NOT coalesce(0::smallint = ANY (s.used), false)
+        ORDER BY b.card_symbol, b.card_number, b.ordinal),
+    ranked AS (
+        SELECT b.ordinal, s.used,
+               row_number() OVER (PARTITION BY b.card_symbol, b.card_number ORDER BY b.ordinal) AS k
+        FROM osk_bulk b JOIN scope s USING (card_symbol, card_number)
+        WHERE b.branch IS NULL AND b.ordinal NOT IN (SELECT ordinal FROM zero))
+    UPDATE osk_bulk b SET branch = lpad(v.value::text, 2, '0')::onshikaku.card_branch_number
+    FROM (SELECT ordinal, 0 AS value FROM zero
+          UNION ALL
+          -- the k-th value of 01-99 not used yet (a new card: simply k)
+          SELECT ordinal, CASE WHEN used IS NULL THEN CASE WHEN k <= 99 THEN k END
+                               ELSE (SELECT g FROM generate_series(1, 99) g WHERE g::smallint <> ALL (used)
+                                     ORDER BY g OFFSET k - 1 LIMIT 1) END
+          FROM ranked) v
+    WHERE v.ordinal = b.ordinal AND v.value IS NOT NULL;
+    SELECT b.ordinal INTO bad FROM osk_bulk b WHERE b.branch IS NULL ORDER BY b.ordinal LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'member %: every card branch number (枝番) of this card is in use', bad.ordinal
+            USING ERRCODE = 'program_limit_exceeded';
+    END IF;
+    WITH wanted AS (
+        SELECT b.card_symbol, b.card_number, b.branch, b.link FROM osk_bulk b WHERE NOT b.had_branch),
+    added AS (
+        INSERT INTO onshikaku.card_branch_issue (insurer_id, card_symbol, card_number, card_branch, link_number)
+        SELECT id, w.card_symbol, w.card_number, w.branch, w.link FROM wanted w
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM wanted) - (SELECT count(*) FROM added) INTO missing;
+    IF missing > 0 THEN
+        RAISE EXCEPTION 'a concurrent enrolment took a card branch number (枝番) this load chose'
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the load; nothing of it was written.';
+    END IF;
+
+    UPDATE osk_bulk b SET qid = nextval('onshikaku.qualification_id_seq');
+    INSERT INTO onshikaku.qualification
+        (insurer_id, qualification_id, insured_branch_number, link_number, my_number, my_number_bi,
+         dv_nondisclosure, name_on_card, name_on_card_kana, sex1, birth_date, address, postcode,
+         municipality_code, household_id, card_symbol, card_number, card_branch, acquired_on,
+         insured_or_dependent, insured_person_name, public_payer_number, recipient_number, pmh_id, process_kind_code)
+    SELECT id, b.qid, b.ibn, b.link, b.enc, b.bi, b.dv, b.name_on_card, b.name_on_card_kana, b.sex, b.birth_date,
+           b.address, b.postcode, b.municipality_code, b.household_id, nullif(b.card_symbol, ''), b.card_number,
+           b.branch, b.acquired_on, b.iod, b.insured_person_name, ins.public_payer_number, b.recipient_number,
+           b.pmh, 'enrol'
+    FROM osk_bulk b;
+    INSERT INTO onshikaku.card (insurer_id, card_id, qualification_id, kind, card_symbol, card_number,
+                                card_branch, issued_on, valid_from, copay_ratio)
+    SELECT id, nextval('onshikaku.card_id_seq'), b.qid, 'insurance_card', nullif(b.card_symbol, ''),
+           b.card_number, b.branch, current_date, b.acquired_on, b.copay_ratio
+    FROM osk_bulk b;
+    -- a person new to the insurer cannot have been enrolled with it before
+    INSERT INTO onshikaku.person_enrolment (link_number, insurer_id)
+    SELECT b.link, id FROM osk_bulk b WHERE NOT b.reused;
+    INSERT INTO onshikaku.person_enrolment (link_number, insurer_id)
+    SELECT b.link, id FROM osk_bulk b WHERE b.reused ON CONFLICT DO NOTHING;
+
+    RETURN QUERY SELECT b.ordinal, b.qid, b.ibn, b.link, b.branch, b.reused FROM osk_bulk b ORDER BY b.ordinal;
+    TRUNCATE osk_bulk;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.enroll_members(integer, onshikaku.member_input[]) IS
+    '資格取得 in bulk: enroll_member() for many people of one insurer at once, set-based (SELECT * FROM enroll_members(id, ARRAY(SELECT ROW(…)::onshikaku.member_input FROM staging))). Same issuance rules and checks; the first bad member (by position) fails the whole call, nothing written. Open-ended qualifications only (record losses afterwards).';
+REVOKE EXECUTE ON FUNCTION onshikaku.enroll_members(integer, onshikaku.member_input[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.enroll_members(integer, onshikaku.member_input[]) TO onshikaku_number_handler;
+
 -- Items record_change() may change, each with the column of its change date.
 CREATE TABLE onshikaku.changeable_item (
     item           name PRIMARY KEY,  -- 項目

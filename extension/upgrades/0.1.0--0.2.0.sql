@@ -7,7 +7,7 @@
 -- My Number card path (confirmation by link number) starts from.
 CREATE TABLE onshikaku.person_enrolment (
     link_number  onshikaku.link_number NOT NULL,   -- 紐付番号
-    insurer_id   integer NOT NULL REFERENCES onshikaku.insurer,  -- 医療保険者等
+    insurer_id   integer NOT NULL,                 -- 医療保険者等 (no foreign key, for enrolment speed)
     first_enrolled_at timestamptz NOT NULL DEFAULT now(),        -- 初回登録日時
     PRIMARY KEY (link_number, insurer_id)
 );
@@ -72,7 +72,7 @@ WHERE c.relnamespace = 'onshikaku'::regnamespace AND c.relkind IN ('r', 'p')
 
 
 COMMENT ON COLUMN onshikaku.person_enrolment.link_number IS '紐付番号';
-COMMENT ON COLUMN onshikaku.person_enrolment.insurer_id IS '医療保険者等';
+COMMENT ON COLUMN onshikaku.person_enrolment.insurer_id IS '医療保険者等 (no foreign key, for enrolment speed)';
 COMMENT ON COLUMN onshikaku.person_enrolment.first_enrolled_at IS '初回登録日時';
 COMMENT ON COLUMN onshikaku.provision_allow_list.office_work_name IS '事務名称';
 COMMENT ON COLUMN onshikaku.provision_allow_list.procedure_name IS '事務手続名称';

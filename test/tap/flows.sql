@@ -2,7 +2,7 @@
 -- and provision, identity checks, rights, and bad input (right SQLSTATE,
 -- nothing written, no personal number in any message).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(92);
+SELECT plan(102);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -38,6 +38,17 @@ EXCEPTION WHEN OTHERS THEN
     RETURN concat_ws(' | ', m, d, h);
 END $$;
 GRANT EXECUTE ON FUNCTION pg_temp.message_of(text) TO PUBLIC;
+-- rows of this session's temporary tables holding a My Number of the suite in clear
+CREATE FUNCTION pg_temp.rows_holding_clear() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE t regclass; n bigint; total bigint := 0;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind = 'r'
+             AND c.relname NOT IN ('nums') LOOP
+        EXECUTE format('SELECT count(*) FROM %s x WHERE EXISTS (SELECT FROM nums WHERE strpos(x::text, n) > 0)', t) INTO n;
+        total := total + n;
+    END LOOP;
+    RETURN total;
+END $$;
 CREATE FUNCTION pg_temp.rows() RETURNS bigint LANGUAGE sql AS $$
     SELECT (SELECT count(*) FROM onshikaku.qualification) + (SELECT count(*) FROM onshikaku.card)
          + (SELECT count(*) FROM onshikaku.person) + (SELECT count(*) FROM onshikaku.registration_zone)
@@ -105,6 +116,48 @@ RESET ROLE;
 SELECT is((SELECT count(*) FROM (SELECT insurer_id, card_symbol, card_number, card_branch FROM card_branch_issue
                                  GROUP BY 1, 2, 3, 4 HAVING count(DISTINCT link_number::text) > 1) s), 0::bigint,
           'no 枝番 was ever given to two people');
+
+-- ---- bulk enrolment: the same rules, set-based ------------------------------------------------
+-- first, a caller plants a work table of the same name with a trigger
+SET ROLE tap_clerk;
+CREATE TEMP TABLE planted_fired (who text);
+GRANT ALL ON planted_fired TO PUBLIC;
+CREATE TEMP TABLE osk_bulk (ordinal bigint);
+CREATE FUNCTION pg_temp.planted() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN INSERT INTO planted_fired VALUES (current_user); RETURN NEW; END $$;
+CREATE TRIGGER planted BEFORE INSERT OR UPDATE ON osk_bulk FOR EACH ROW EXECUTE FUNCTION pg_temp.planted();
+CREATE TEMP TABLE e4 AS
+SELECT * FROM enroll_member(:b, pg_temp.mn(107), '9009', '2020-04-01', '1970-01-01', lost_on => '2021-04-01',
+                            loss_reason => 1::smallint);
+CREATE TEMP TABLE bulk AS
+SELECT * FROM enroll_members(:b, ARRAY[
+    ROW(pg_temp.num(100), '9001', '2024-04-01', '1960-01-01', 'B', 1, '本人', NULL, 1, NULL, NULL, NULL, NULL, NULL, 10, NULL, false),
+    ROW(pg_temp.num(101), '9001', '2024-04-01', '1962-01-01', 'B', 2, '家族', NULL, 2, NULL, NULL, NULL, NULL, NULL, 10, NULL, false),
+    ROW(pg_temp.num(102), '9001', '2024-04-01', '1990-01-01', 'B', 2, '家族', NULL, 1, NULL, NULL, NULL, NULL, NULL, 10, NULL, false),
+    ROW(pg_temp.num(107), '9002', '2025-04-01', '1970-01-01', 'B', 1, '再加入', NULL, 1, NULL, NULL, NULL, NULL, NULL, 10, NULL, false)
+  ]::member_input[]);
+SELECT is((SELECT string_agg(card_branch::text, ',' ORDER BY ordinal) FROM bulk), '00,01,02,00',
+          'bulk: 00 for the insured person, 01 and 02 for the household, 00 on another card');
+SELECT ok((SELECT reused_insured_branch_number AND insured_branch_number = (SELECT insured_branch_number FROM e4)
+           AND link_number = (SELECT link_number FROM e4) FROM bulk WHERE ordinal = 4),
+          'bulk: a person known to the insurer gets the 被保険者枝番 back, and the national link number');
+SELECT is(pg_temp.state_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9003'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false), ROW(''123456789017'', ''9003'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :b, pg_temp.num(103))),
+          '22023', 'bulk: an invalid My Number fails the whole call (22023)');
+SELECT alike(pg_temp.message_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9003'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false), ROW(''123456789017'', ''9003'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :b, pg_temp.num(103))),
+          'member 2: %', '... naming the member by position, not by number');
+SELECT is(pg_temp.state_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9003'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :b, pg_temp.num(100))),
+          '23P01', 'bulk: an overlapping qualification (23P01)');
+SELECT is(pg_temp.state_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9004'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false), ROW(%L, ''9004'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :b, pg_temp.num(104), pg_temp.num(104))),
+          '23P01', 'bulk: the same person twice in one call (23P01)');
+SET ROLE tap_other;
+SELECT is(pg_temp.state_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9005'', ''2024-04-01'', ''1960-01-01'', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :a, pg_temp.num(105))),
+          '42501', 'bulk: only for an insurer the caller acts for');
+SET ROLE tap_clerk;
+SELECT is((SELECT count(*) FROM enroll_members(:b, ARRAY[ROW(pg_temp.num(106), '9006', '2024-04-01', '1960-01-01', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::member_input[])),
+          1::bigint, 'bulk: a work table planted by the caller is replaced');
+SELECT is((SELECT count(*) FROM planted_fired), 0::bigint, '... and its trigger never ran with the flow''s rights');
+RESET ROLE;
+SELECT is(pg_temp.rows_holding_clear(), 0::bigint, 'bulk: no work table keeps a My Number in clear');
 
 -- ---- bad input: right SQLSTATE, nothing written --------------------------------------------
 SELECT pg_temp.rows() AS before \gset
