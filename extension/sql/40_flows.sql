@@ -651,7 +651,10 @@ BEGIN
     SELECT k INTO unknown FROM jsonb_object_keys(changes) k
     WHERE k NOT IN (SELECT item FROM onshikaku.changeable_item) LIMIT 1;
     IF unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'item "%" cannot be changed by record_change()', left(unknown, 40)
+        -- name the item only when it looks like a column name (never echo a value)
+        RAISE EXCEPTION '%', CASE WHEN unknown ~ '^[a-z_]{1,40}$'
+                                  THEN format('item "%s" cannot be changed by record_change()', unknown)
+                                  ELSE 'changes holds a key that is not an item name' END
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'The changeable items are listed in onshikaku.changeable_item; a loss goes through record_loss().';
     END IF;
@@ -661,7 +664,12 @@ BEGIN
         RAISE EXCEPTION 'qualification % of insurer % not found', $2, ins.insurer_id USING ERRCODE = 'no_data_found';
     END IF;
     -- the changed row, typed by the table (a bad value fails here, before any write)
-    n := jsonb_populate_record(q, changes);
+    BEGIN
+        n := jsonb_populate_record(q, changes);
+    EXCEPTION WHEN data_exception THEN
+        -- the server's message would quote the value
+        RAISE EXCEPTION 'a value in changes does not fit its item''s type' USING ERRCODE = 'invalid_parameter_value';
+    END;
     PERFORM onshikaku.check_basic_info(n.card_symbol, n.card_number, n.sex1, n.postcode, n.municipality_code,
                                        n.insured_or_dependent),
             onshikaku.refuse_if(n.sex2 NOT IN (1, 2, 3), 'sex2 must be 1, 2 or 3'),

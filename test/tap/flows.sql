@@ -2,7 +2,7 @@
 -- and provision, identity checks, rights, and bad input (right SQLSTATE,
 -- nothing written, no personal number in any message).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(102);
+SELECT plan(104);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -203,6 +203,12 @@ SELECT is(pg_temp.state_of(format('SELECT record_change(%s, %s, ''{"my_number": 
           '22023', 'an item that cannot be changed: 22023');
 SELECT is(pg_temp.state_of(format('SELECT record_change(%s, %s, ''{"sex1": 7}'', ''2024-06-01'')', :a, (SELECT qualification_id FROM e2))),
           '22023', 'a bad value: 22023');
+SELECT is(pg_temp.message_of(format('SELECT record_change(%s, %s, %L, ''2024-06-01'')', :a, (SELECT qualification_id FROM e2),
+                                    jsonb_build_object('birth_date', pg_temp.num(7)))) ~ pg_temp.num(7), false,
+          'a value of the wrong type: the message does not quote it');
+SELECT is(pg_temp.message_of(format('SELECT record_change(%s, %s, %L, ''2024-06-01'')', :a, (SELECT qualification_id FROM e2),
+                                    jsonb_build_object(pg_temp.num(7), 1))) ~ pg_temp.num(7), false,
+          'an unknown key: the message does not quote it');
 SELECT is(pg_temp.state_of(format('SELECT record_change(%s, %s, ''{"address": "x"}'', ''2019-01-01'')', :a, (SELECT qualification_id FROM e2))),
           '22023', 'a change dated before acquisition: 22023');
 SELECT is(pg_temp.state_of(format('SELECT record_loss(%s, %s, ''2024-01-01'', 1::smallint)', :a, (SELECT qualification_id FROM e1))),
