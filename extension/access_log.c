@@ -284,13 +284,23 @@ osk_access_log_record(int64 insurer, int32 key_id, text *purpose,
 		queue_cxt = AllocSetContextCreate(TopTransactionContext, "onshikaku access log queue",
 										  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(queue_cxt);
-	k = find_group(GetSessionUserId(), GetUserId(), insurer, key_id, purpose, access_purpose);
+	/*
+	 * The acting role is the outer user (SET ROLE or the session user), not
+	 * the owner of a SECURITY DEFINER function a reveal runs in: the log
+	 * names who asked, also when a flow reveals on the caller's behalf.
+	 */
+	k = find_group(GetSessionUserId(), GetOuterUserId(), insurer, key_id, purpose, access_purpose);
 	if (k < 0)
 	{
 		MemoryContextSwitchTo(old);
 		flush_queue();
 		old = MemoryContextSwitchTo(queue_cxt);
-		k = find_group(GetSessionUserId(), GetUserId(), insurer, key_id, purpose, access_purpose);
+		/*
+	 * The acting role is the outer user (SET ROLE or the session user), not
+	 * the owner of a SECURITY DEFINER function a reveal runs in: the log
+	 * names who asked, also when a flow reveals on the caller's behalf.
+	 */
+	k = find_group(GetSessionUserId(), GetOuterUserId(), insurer, key_id, purpose, access_purpose);
 	}
 	last_group = k;
 	g = &groups[k];

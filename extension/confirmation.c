@@ -7,7 +7,8 @@
  * scan of the insurer's qualification partition by (記号, 番号, 枝番), one
  * of its card partition by qualification, no planner and no executor.  It
  * answers for every insurer (OQS is national), so there is no isolation
- * predicate; the right to call it is membership in onshikaku_oqs_feed.
+ * predicate; the right to call it is membership in onshikaku_oqs_feed of
+ * the outer user (SET ROLE or the session user), as for every flow.
  * No personal number goes in or comes out; 限度額 and 特定疾病 items only
  * with the patient's consent; address and postcode never for a person
  * under DV support measures (seed 000/003).
@@ -311,7 +312,8 @@ osk_confirm_qualification(PG_FUNCTION_ARGS)
 	/* the right to confirm: OQS (or a superuser) */
 	if (!OidIsValid(feed_role))
 		feed_role = get_role_oid("onshikaku_oqs_feed", false);
-	if (!superuser() && !has_privs_of_role(GetUserId(), feed_role))
+	/* judged on the outer user, like the SQL flows (flows.c) */
+	if (!superuser_arg(GetOuterUserId()) && !has_privs_of_role(GetOuterUserId(), feed_role))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied: confirming a qualification needs the rights of onshikaku_oqs_feed")));

@@ -4,6 +4,7 @@
 -- check go through the (simulated) network.  Issued numbers are random, so
 -- only their properties are shown.
 SET search_path = onshikaku, public;
+\set SHOW_CONTEXT never
 SELECT register_insurer('06131015', '例示健康保険組合', 'kenpo_kumiai') AS ins \gset
 CREATE ROLE regress_clerk NOLOGIN IN ROLE onshikaku_insurer, onshikaku_number_handler;
 CREATE ROLE regress_oqs NOLOGIN IN ROLE onshikaku_oqs_feed;

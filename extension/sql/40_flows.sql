@@ -305,8 +305,10 @@ BEGIN
     PERFORM onshikaku.check_basic_info(card_symbol, card_num, sex, postcode, municipality_code, insured_or_dependent),
             onshikaku.refuse_if(acquired_on < birth_date, 'acquired_on is before birth_date'),
             onshikaku.refuse_if(birth_date > current_date, 'birth_date is in the future'),
-            onshikaku.refuse_if(lost_on < acquired_on, 'lost_on is before acquired_on'),
+            onshikaku.refuse_if(lost_on <= acquired_on,
+                                'lost_on must be after acquired_on (the loss date is the first day without qualification)'),
             onshikaku.refuse_if((lost_on IS NULL) <> (loss_reason IS NULL), 'lost_on and loss_reason go together'),
+            onshikaku.refuse_if(card_valid_to >= lost_on, 'card_valid_to must be before lost_on'),
             onshikaku.refuse_if(copay_ratio NOT BETWEEN 0 AND 100, 'copay_ratio is a percentage (0-100)'),
             onshikaku.refuse_if(card_valid_to < card_valid_from, 'card_valid_to is before card_valid_from'),
             onshikaku.refuse_if(ins.kind = 'seikatsu_hogo' AND recipient_number IS NULL,
@@ -716,7 +718,8 @@ BEGIN
         RAISE EXCEPTION 'qualification % was already lost on %', q.qualification_id, q.lost_on
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    PERFORM onshikaku.refuse_if(lost_on < q.acquired_on, 'lost_on is before acquired_on');
+    PERFORM onshikaku.refuse_if(lost_on <= q.acquired_on,
+                                'lost_on must be after acquired_on (the loss date is the first day without qualification)');
     UPDATE onshikaku.qualification x
     SET lost_on = $3, loss_reason = $4, history_seq = x.history_seq + 1, updated_at = now(),
         process_kind_code = 'loss'
@@ -755,6 +758,8 @@ BEGIN
     END IF;
     PERFORM onshikaku.refuse_if(valid_to < valid_from, 'valid_to is before valid_from'),
             onshikaku.refuse_if(valid_from < q.acquired_on, 'valid_from is before acquired_on'),
+            onshikaku.refuse_if(valid_from >= q.lost_on, 'the qualification is lost on or before valid_from'),
+            onshikaku.refuse_if(valid_to >= q.lost_on, 'valid_to must be before the loss date'),
             onshikaku.refuse_if(copay_ratio NOT BETWEEN 0 AND 100, 'copay_ratio is a percentage (0-100)');
     id := nextval('onshikaku.card_id_seq');
     INSERT INTO onshikaku.card (insurer_id, card_id, qualification_id, kind, card_symbol, card_number, card_branch,
@@ -988,7 +993,7 @@ COMMENT ON FUNCTION onshikaku.put_copy(integer, onshikaku.insured_branch_number,
     '副本登録: puts (or replaces) a copy (副本) of an item for provision through the network; no_auto_response holds it back for manual confirmation.';
 
 CREATE TYPE onshikaku.provision_answer AS (
-    outcome      text,        -- provided | held_for_manual_confirmation | not_allowed | no_copy
+    outcome      text,        -- provided | held_for_manual_confirmation (no-auto-response copy or opt-out) | not_allowed | no_copy
     provision_id bigint,
     content      jsonb
 );
@@ -1033,6 +1038,12 @@ BEGIN
         ELSIF cz.no_auto_response THEN
             ans.outcome := 'held_for_manual_confirmation';
             nondisclosure := 'MANUAL';
+        ELSIF EXISTS (SELECT FROM onshikaku.qualification q
+                      WHERE q.insurer_id = ins.insurer_id AND q.insured_branch_number = ibn AND NOT q.deleted
+                        AND q.opt_out) THEN
+            -- the person asked that nothing be provided automatically (オプトアウト)
+            ans.outcome := 'held_for_manual_confirmation';
+            nondisclosure := 'OPT_OUT';
         ELSE
             ans.outcome := 'provided';
             ans.content := cz.content;
@@ -1049,7 +1060,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION onshikaku.provide_information(integer, onshikaku.link_number, text, text, text, text, text, timestamptz) IS
-    '情報提供 (simulated network): answers a provision request from the insurer''s copy zone if the allow-list permits it; no_auto_response items are held for manual confirmation; every request, answered or not, appends to the provision log.';
+    '情報提供 (simulated network): answers a provision request from the insurer''s copy zone if the allow-list permits it; no_auto_response items, and people who opted out (オプトアウト), are held for manual confirmation; every request, answered or not, appends to the provision log.';
 
 CREATE FUNCTION onshikaku.record_inquiry(insurer_id integer,
         insured_branch_number onshikaku.insured_branch_number, office_work_name text, procedure_name text,

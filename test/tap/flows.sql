@@ -2,7 +2,7 @@
 -- and provision, identity checks, rights, and bad input (right SQLSTATE,
 -- nothing written, no personal number in any message).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(104);
+SELECT plan(109);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -170,6 +170,8 @@ SELECT is(pg_temp.state_of(format('SELECT enroll_member(%s, %L, ''1'', ''2024-04
           '22023', 'acquired before birth: 22023');
 SELECT is(pg_temp.state_of(format('SELECT enroll_member(%s, %L, ''1'', ''2024-04-01'', ''1980-01-01'', lost_on => ''2024-01-01'', loss_reason => 1::smallint)', :a, pg_temp.num(4))),
           '22023', 'lost before acquired: 22023');
+SELECT is(pg_temp.state_of(format('SELECT enroll_member(%s, %L, ''1'', ''2024-04-01'', ''1980-01-01'', lost_on => ''2024-04-01'', loss_reason => 1::smallint)', :a, pg_temp.num(4))),
+          '22023', 'lost on the day of acquisition (a period of no day): 22023');
 SELECT is(pg_temp.state_of(format('SELECT enroll_member(%s, NULL, ''1'', ''2024-04-01'', ''1980-01-01'')', :a)),
           '22004', 'no My Number: 22004');
 SELECT is(pg_temp.state_of(format('SELECT enroll_member(%s, %L, ''1 2'', ''2024-04-01'', ''1980-01-01'')', :a, pg_temp.num(4))),
@@ -213,6 +215,10 @@ SELECT is(pg_temp.state_of(format('SELECT record_change(%s, %s, ''{"address": "x
           '22023', 'a change dated before acquisition: 22023');
 SELECT is(pg_temp.state_of(format('SELECT record_loss(%s, %s, ''2024-01-01'', 1::smallint)', :a, (SELECT qualification_id FROM e1))),
           '55000', 'losing a lost qualification again: 55000');
+SELECT is(pg_temp.state_of(format('SELECT add_certificate(%s, %s, ''limit_certificate'', ''2022-05-01'')', :a, (SELECT qualification_id FROM e1))),
+          '22023', 'a certificate starting after the loss: 22023');
+SELECT is(pg_temp.state_of(format('SELECT add_certificate(%s, %s, ''limit_certificate'', ''2021-05-01'', ''2022-06-01'')', :a, (SELECT qualification_id FROM e1))),
+          '22023', 'a certificate valid past the loss: 22023');
 SELECT is(pg_temp.state_of(format('SELECT record_loss(%s, 987654321, ''2024-01-01'', 1::smallint)', :a)),
           'P0002', 'an unknown qualification: P0002');
 
@@ -225,6 +231,13 @@ SELECT is(pg_temp.state_of(format('INSERT INTO onshikaku.qualification (insurer_
 SELECT is(pg_temp.state_of('SELECT confirm_qualification(''01130012'', ''K1'', ''1001'', ''00'', ''1970-01-01'')'),
           '42501', 'an insurer role cannot call the OQS confirmation');
 SELECT is(pg_temp.state_of(format('SELECT issue_pmh_id(%L)', pg_temp.num(1))), '42501', 'nor the PMH flow');
+RESET ROLE;
+CREATE FUNCTION pg_temp.lend_rights() RETURNS text LANGUAGE sql SECURITY DEFINER AS
+    $$ SELECT (onshikaku.confirm_qualification('01130012', 'K1', '1001', '00', '1970-01-01')).status $$;
+GRANT EXECUTE ON FUNCTION pg_temp.lend_rights() TO PUBLIC;
+SET ROLE tap_viewer;
+SELECT is(pg_temp.state_of('SELECT pg_temp.lend_rights()'), '42501',
+          'a superuser''s SECURITY DEFINER wrapper lends no right to confirm (the outer user is judged)');
 SET ROLE tap_other;
 SELECT is(pg_temp.state_of(format('SELECT enroll_member(%s, %L, ''9'', ''2024-04-01'', ''1980-01-01'')', :a, pg_temp.num(5))),
           '42501', 'a role acting for another insurer: 42501');
@@ -339,11 +352,15 @@ SELECT is((provide_information(:a, (SELECT link_number FROM e1), '医療保険�
 SELECT put_copy(:a, (SELECT insured_branch_number FROM e1), '医療保険給付関係情報', '{"給付": 2}', true) AS x \gset
 SELECT is((provide_information(:a, (SELECT link_number FROM e1), '医療保険給付', '高額療養費の支給', '医療保険給付関係情報',
                                '○○市 福祉課', 'P-3')).outcome, 'held_for_manual_confirmation', 'a no-auto-response copy is held back');
+SELECT record_change(:a, (SELECT qualification_id FROM e2), '{"opt_out": true}', '2024-08-01') AS x \gset
+SELECT put_copy(:a, (SELECT insured_branch_number FROM e1), '医療保険給付関係情報', '{"給付": 3}', false) AS x \gset
+SELECT is((provide_information(:a, (SELECT link_number FROM e1), '医療保険給付', '高額療養費の支給', '医療保険給付関係情報',
+                               '○○市 福祉課', 'P-4')).outcome, 'held_for_manual_confirmation', 'a person who opted out is held back');
 SELECT ok(record_inquiry(:a, (SELECT insured_branch_number FROM e1), '医療保険給付', '照会手続', '年金情報', '年金機構', 'Q-1') > 0,
           'an inquiry is recorded');
 RESET ROLE;
 SELECT is((SELECT string_agg(direction || ':' || coalesce(nondisclosure_code, '-'), ',' ORDER BY provision_id)
-           FROM provision_log WHERE insurer_id = :a), 'provision:-,provision:NOT_ALLOWED,provision:MANUAL,inquiry:-',
+           FROM provision_log WHERE insurer_id = :a), 'provision:-,provision:NOT_ALLOWED,provision:MANUAL,provision:OPT_OUT,inquiry:-',
           'every provision or inquiry, answered or not, appends to the provision log');
 SELECT ok((SELECT bool_and(agency_code IS NOT NULL) FROM provision_log WHERE insurer_id = :a),
           '... with the person''s agency code, encrypted');
@@ -361,8 +378,8 @@ SELECT is((deliver_identity_check(:a, :chk)).my_number, pg_temp.num(1), 'deliver
 RESET ROLE;
 SELECT is((SELECT count(*) FROM identity_check WHERE insurer_id = :a AND check_id = :chk), 0::bigint,
           '... and deletes the check in the same transaction (001:L5885)');
-SELECT ok(EXISTS (SELECT FROM access_log WHERE record_ref = 'identity_check:' || :a || ':' || :chk),
-          'the revealed My Number is in the access log');
+SELECT is((SELECT acting_role FROM access_log WHERE record_ref = 'identity_check:' || :a || ':' || :chk),
+          'tap_clerk', 'the revealed My Number is in the access log, under the clerk who asked (not the flow''s owner)');
 SET ROLE tap_clerk;
 SELECT is(pg_temp.state_of(format('SELECT deliver_identity_check(%s, %s)', :a, :chk)), 'P0002', 'delivered once only');
 SELECT is(pg_temp.state_of(format('SELECT request_identity_check(%s, ''basic4'', my_number => %L)', :c, pg_temp.num(1))),
