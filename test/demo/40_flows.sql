@@ -349,7 +349,7 @@ SELECT count(*) AS "identity_check rows left (deleted on delivery)" FROM identit
 RESET onshikaku.acting_insurer;
 RESET ROLE;
 \echo 'the reveal of the delivered My Number left an access-log row (the number itself is never logged);'
-\echo 'it ran inside the flow, so acting_role is the flow''s owner, and session_role the login role (see docs/flows.md):'
+\echo 'acting_role names the clerk who asked (SET ROLE), not the flow''s owner; session_role is the login role:'
 SELECT session_role, acting_role, record_ref, access_purpose FROM access_log WHERE access_purpose = 'identity check delivery';
 
 \echo
