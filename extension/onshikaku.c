@@ -19,15 +19,17 @@
  *	 issuance.c          random 16-digit numbers with a check digit
  *	 flows.c             the gate of the flows: the caller's rights
  *	 confirmation.c      online qualification confirmation by card
+ *	 analyst_surface.c   what the analyst role can reach; minimum cell size
  *
- * The flows themselves are SQL (extension/sql/40_flows.sql) over these;
- * retention comes next.  docs/architecture.md keeps the picture.
+ * The flows and views themselves are SQL (extension/sql/40_flows.sql,
+ * 60_views.sql) over these; retention comes next.  docs/architecture.md keeps the picture.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
 
 #include "access_log.h"
+#include "analyst_surface.h"
 #include "card_lookup.h"
 #include "confirmation.h"
 #include "isolation.h"
@@ -51,4 +53,5 @@ _PG_init(void)
 	osk_isolation_init();
 	osk_card_lookup_init();
 	osk_confirmation_init();
+	osk_analyst_surface_init();
 }

@@ -556,30 +556,46 @@ CREATE TABLE onshikaku.column_class (
 COMMENT ON TABLE onshikaku.column_class IS
     'Classification of every column of the model: personal_number (My Number, blind index, agency code and anything standing in for one), direct_identifier, quasi_identifier, other. Drives grants and the analyst surface check.';
 
-INSERT INTO onshikaku.column_class
-SELECT c.oid::regclass, a.attname,
-       CASE
-         WHEN a.atttypid IN ('onshikaku.encrypted'::regtype, 'onshikaku.blind_index'::regtype) THEN 'personal_number'
-         WHEN a.atttypid IN ('onshikaku.insured_branch_number'::regtype, 'onshikaku.link_number'::regtype,
-                             'onshikaku.pmh_id'::regtype, 'onshikaku.recipient_number'::regtype)
-              OR a.attname IN ('name_on_card', 'name_on_card_kana', 'name_other', 'name_other_kana', 'address',
-                               'insured_person_name', 'card_symbol', 'card_number', 'name', 'name_kana',
-                               'address_detail', 'household_id', 'case_number', 'household_member_number',
-                               'record_id', 'voucher_id', 'issue_number', 'content', 'requester_id',
-                               'linkage_info')
-              THEN 'direct_identifier'
-         WHEN a.attname IN ('birth_date', 'sex1', 'sex2', 'sex', 'postcode', 'municipality_code', 'card_branch',
-                            'acquired_on', 'lost_on', 'deceased', 'disease_name_1', 'disease_name_2', 'disease_name_3',
-                            'municipality_name', 'office_name', 'status', 'member_class_code', 'loss_reason',
-                            'insured_or_dependent', 'dv_nondisclosure', 'treatment_month', 'institution_code',
-                            'institution_name', 'institution_address', 'prescriber_code', 'prescriber_name',
-                            'retrieval_period_from', 'retrieval_period_to')
-              OR a.attname LIKE '%changed_on' THEN 'quasi_identifier'
-         ELSE 'other'
-       END
-FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
-WHERE c.relnamespace = 'onshikaku'::regnamespace AND c.relkind IN ('r', 'p')
-  AND a.attnum > 0 AND NOT a.attisdropped;
+-- Classifies every column of every table of the schema not classified yet:
+-- by type (ciphertexts, blind indexes, issued person keys) and by name.
+-- Run here, and again at the end of the install script for the tables of
+-- later layers.
+CREATE FUNCTION onshikaku.classify_columns() RETURNS integer
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $classify$
+WITH added AS (
+    INSERT INTO onshikaku.column_class
+    SELECT c.oid::regclass, a.attname,
+           CASE
+             WHEN a.atttypid IN ('onshikaku.encrypted'::regtype, 'onshikaku.blind_index'::regtype) THEN 'personal_number'
+             WHEN a.atttypid IN ('onshikaku.insured_branch_number'::regtype, 'onshikaku.link_number'::regtype,
+                                 'onshikaku.pmh_id'::regtype, 'onshikaku.recipient_number'::regtype)
+                  OR a.attname IN ('name_on_card', 'name_on_card_kana', 'name_other', 'name_other_kana', 'address',
+                                   'insured_person_name', 'card_symbol', 'card_number', 'name', 'name_kana',
+                                   'address_detail', 'household_id', 'case_number', 'household_member_number',
+                                   'record_id', 'voucher_id', 'issue_number', 'content', 'requester_id',
+                                   'linkage_info')
+                  THEN 'direct_identifier'
+             WHEN a.attname IN ('birth_date', 'sex1', 'sex2', 'sex', 'postcode', 'municipality_code', 'card_branch',
+                                'acquired_on', 'lost_on', 'deceased', 'disease_name_1', 'disease_name_2', 'disease_name_3',
+                                'municipality_name', 'office_name', 'status', 'member_class_code', 'loss_reason',
+                                'insured_or_dependent', 'dv_nondisclosure', 'treatment_month', 'institution_code',
+                                'institution_name', 'institution_address', 'prescriber_code', 'prescriber_name',
+                                'retrieval_period_from', 'retrieval_period_to')
+                  OR a.attname LIKE '%changed_on' THEN 'quasi_identifier'
+             ELSE 'other'
+           END
+    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+    WHERE c.relnamespace = 'onshikaku'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      AND a.attnum > 0 AND NOT a.attisdropped
+    ON CONFLICT (relid, column_name) DO NOTHING
+    RETURNING 1)
+SELECT count(*)::integer FROM added
+$classify$;
+COMMENT ON FUNCTION onshikaku.classify_columns() IS
+    'Classifies, in onshikaku.column_class, every column of the extension''s tables that has no class yet (by type, then by name; the rest is other). Returns how many were added. The install script runs it; review the result after adding columns.';
+REVOKE EXECUTE ON FUNCTION onshikaku.classify_columns() FROM PUBLIC;
+SELECT onshikaku.classify_columns();
 
 -- Nothing of the model is PUBLIC.  Insurer roles read their own rows
 -- (row-level security) of every column but the personal numbers; the

@@ -1,7 +1,8 @@
--- onshikaku 0.1.0 -> 0.2.0: what the flows added to the model.
--- The build appends extension/sql/40_flows.sql (new in 0.2.0) to this file
--- to make onshikaku--0.1.0--0.2.0.sql; test/suites/upgrade.sh checks that
--- the result equals a fresh install of 0.2.0.
+-- onshikaku 0.1.0 -> 0.2.0: what the flows and views added to the model.
+-- The build appends the parts new in 0.2.0 (extension/sql/40_flows.sql,
+-- 60_views.sql, 90_classification.sql) to this file to make
+-- onshikaku--0.1.0--0.2.0.sql; test/suites/upgrade.sh checks that the
+-- result equals a fresh install of 0.2.0.
 
 -- Which insurers a person has been enrolled with: the national index the
 -- My Number card path (confirmation by link number) starts from.
@@ -44,32 +45,45 @@ COMMENT ON TABLE onshikaku.card_branch_issue IS
 INSERT INTO onshikaku.per_insurer_table VALUES
     ('onshikaku.card_branch_issue', 'card_branch_issue', 9, NULL);
 
-INSERT INTO onshikaku.column_class
-SELECT c.oid::regclass, a.attname,
-       CASE
-         WHEN a.atttypid IN ('onshikaku.encrypted'::regtype, 'onshikaku.blind_index'::regtype) THEN 'personal_number'
-         WHEN a.atttypid IN ('onshikaku.insured_branch_number'::regtype, 'onshikaku.link_number'::regtype,
-                             'onshikaku.pmh_id'::regtype, 'onshikaku.recipient_number'::regtype)
-              OR a.attname IN ('name_on_card', 'name_on_card_kana', 'name_other', 'name_other_kana', 'address',
-                               'insured_person_name', 'card_symbol', 'card_number', 'name', 'name_kana',
-                               'address_detail', 'household_id', 'case_number', 'household_member_number',
-                               'record_id', 'voucher_id', 'issue_number', 'content', 'requester_id',
-                               'linkage_info')
-              THEN 'direct_identifier'
-         WHEN a.attname IN ('birth_date', 'sex1', 'sex2', 'sex', 'postcode', 'municipality_code', 'card_branch',
-                            'acquired_on', 'lost_on', 'deceased', 'disease_name_1', 'disease_name_2', 'disease_name_3',
-                            'municipality_name', 'office_name', 'status', 'member_class_code', 'loss_reason',
-                            'insured_or_dependent', 'dv_nondisclosure', 'treatment_month', 'institution_code',
-                            'institution_name', 'institution_address', 'prescriber_code', 'prescriber_name',
-                            'retrieval_period_from', 'retrieval_period_to')
-              OR a.attname LIKE '%changed_on' THEN 'quasi_identifier'
-         ELSE 'other'
-       END
-FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
-WHERE c.relnamespace = 'onshikaku'::regnamespace AND c.relkind IN ('r', 'p')
-  AND a.attnum > 0 AND NOT a.attisdropped
-  AND c.relname IN ('card_branch_issue', 'person_enrolment', 'provision_allow_list');
-
+-- Classifies every column of every table of the schema not classified yet:
+-- by type (ciphertexts, blind indexes, issued person keys) and by name.
+-- Run here, and again at the end of the install script for the tables of
+-- later layers.
+CREATE FUNCTION onshikaku.classify_columns() RETURNS integer
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+AS $classify$
+WITH added AS (
+    INSERT INTO onshikaku.column_class
+    SELECT c.oid::regclass, a.attname,
+           CASE
+             WHEN a.atttypid IN ('onshikaku.encrypted'::regtype, 'onshikaku.blind_index'::regtype) THEN 'personal_number'
+             WHEN a.atttypid IN ('onshikaku.insured_branch_number'::regtype, 'onshikaku.link_number'::regtype,
+                                 'onshikaku.pmh_id'::regtype, 'onshikaku.recipient_number'::regtype)
+                  OR a.attname IN ('name_on_card', 'name_on_card_kana', 'name_other', 'name_other_kana', 'address',
+                                   'insured_person_name', 'card_symbol', 'card_number', 'name', 'name_kana',
+                                   'address_detail', 'household_id', 'case_number', 'household_member_number',
+                                   'record_id', 'voucher_id', 'issue_number', 'content', 'requester_id',
+                                   'linkage_info')
+                  THEN 'direct_identifier'
+             WHEN a.attname IN ('birth_date', 'sex1', 'sex2', 'sex', 'postcode', 'municipality_code', 'card_branch',
+                                'acquired_on', 'lost_on', 'deceased', 'disease_name_1', 'disease_name_2', 'disease_name_3',
+                                'municipality_name', 'office_name', 'status', 'member_class_code', 'loss_reason',
+                                'insured_or_dependent', 'dv_nondisclosure', 'treatment_month', 'institution_code',
+                                'institution_name', 'institution_address', 'prescriber_code', 'prescriber_name',
+                                'retrieval_period_from', 'retrieval_period_to')
+                  OR a.attname LIKE '%changed_on' THEN 'quasi_identifier'
+             ELSE 'other'
+           END
+    FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+    WHERE c.relnamespace = 'onshikaku'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+      AND a.attnum > 0 AND NOT a.attisdropped
+    ON CONFLICT (relid, column_name) DO NOTHING
+    RETURNING 1)
+SELECT count(*)::integer FROM added
+$classify$;
+COMMENT ON FUNCTION onshikaku.classify_columns() IS
+    'Classifies, in onshikaku.column_class, every column of the extension''s tables that has no class yet (by type, then by name; the rest is other). Returns how many were added. The install script runs it; review the result after adding columns.';
+REVOKE EXECUTE ON FUNCTION onshikaku.classify_columns() FROM PUBLIC;
 
 COMMENT ON COLUMN onshikaku.person_enrolment.link_number IS '紐付番号';
 COMMENT ON COLUMN onshikaku.person_enrolment.insurer_id IS '医療保険者等 (no foreign key, for enrolment speed)';
