@@ -1098,3 +1098,40 @@ osk_forget_keys(PG_FUNCTION_ARGS)
 	ring_wipe();
 	PG_RETURN_VOID();
 }
+
+/* Privileged part of destroy_data_key(): erase the wrapped key. */
+static void
+destroy_row(void *arg)
+{
+	int32	   *key_id = (int32 *) arg;
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(*key_id)};
+
+	if (SPI_execute_with_args("UPDATE onshikaku.data_key SET wrapped = NULL, state = 'destroyed', "
+							  "destroyed_at = pg_catalog.now() "
+							  "WHERE key_id = $1 AND cohort IS NOT NULL AND state <> 'destroyed'",
+							  1, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not destroy a data key");
+	*key_id = SPI_processed > 0 ? *key_id : 0;
+}
+
+/*
+ * onshikaku.destroy_data_key(key_id): erase a retention cohort's data key
+ * (the purge calls it once nothing the key protects remains).  Every
+ * backend's key caches are reset at commit, so none keeps the key in
+ * memory.  Active keys (no cohort) are never destroyed.  Returns whether a
+ * key was destroyed.
+ */
+PG_FUNCTION_INFO_V1(osk_destroy_data_key);
+Datum
+osk_destroy_data_key(PG_FUNCTION_ARGS)
+{
+	int32		key_id = PG_GETARG_INT32(0);
+
+	osk_run_privileged(destroy_row, &key_id);
+	if (key_id == 0)
+		PG_RETURN_BOOL(false);
+	CacheInvalidateRelcacheByRelid(osk_relation_oid("data_key"));
+	dek_caches_reset();
+	PG_RETURN_BOOL(true);
+}

@@ -526,7 +526,7 @@ CREATE TABLE onshikaku.card_branch_issue (
     card_symbol  text NOT NULL,                            -- 被保険者証記号 ('' when the card has none)
     card_number  text NOT NULL,                            -- 被保険者証番号
     card_branch  onshikaku.card_branch_number NOT NULL,    -- 枝番
-    link_number  onshikaku.link_number NOT NULL,           -- 紐付番号 (the person it was issued to)
+    link_number  onshikaku.link_number,                    -- 紐付番号 (the person it was issued to; NULL once purged: the value stays taken)
     issued_at    timestamptz NOT NULL DEFAULT now(),       -- 発番日時
     PRIMARY KEY (insurer_id, card_symbol, card_number, card_branch),
     UNIQUE (insurer_id, card_symbol, card_number, link_number)

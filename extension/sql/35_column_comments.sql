@@ -233,5 +233,5 @@ COMMENT ON COLUMN onshikaku.copy_zone.no_auto_response IS '自動応答不可フ
 COMMENT ON COLUMN onshikaku.card_branch_issue.card_symbol IS '被保険者証記号 ('''' when the card has none)';
 COMMENT ON COLUMN onshikaku.card_branch_issue.card_number IS '被保険者証番号';
 COMMENT ON COLUMN onshikaku.card_branch_issue.card_branch IS '枝番';
-COMMENT ON COLUMN onshikaku.card_branch_issue.link_number IS '紐付番号 (the person it was issued to)';
+COMMENT ON COLUMN onshikaku.card_branch_issue.link_number IS '紐付番号 (the person it was issued to; NULL once purged: the value stays taken)';
 COMMENT ON COLUMN onshikaku.card_branch_issue.issued_at IS '発番日時';

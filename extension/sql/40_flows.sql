@@ -342,8 +342,9 @@ BEGIN
          pmh_id, process_kind_code)
     SELECT ins.insurer_id, qid, res.insured_branch_number, res.link_number,
            CASE WHEN ins.insurer_number IS NULL
-                THEN onshikaku.protect_national(my_number, 'qualification.my_number')
-                ELSE onshikaku.protect(my_number, ins.insurer_number, 'qualification.my_number') END,
+                THEN onshikaku.protect_national(my_number, 'qualification.my_number', extract(year FROM lost_on)::integer)
+                ELSE onshikaku.protect(my_number, ins.insurer_number, 'qualification.my_number',
+                                       extract(year FROM lost_on)::integer) END,
            bi, dv_nondisclosure, name_on_card, name_on_card_kana, sex, birth_date, address, postcode,
            municipality_code, household_id, nullif(card_symbol, ''), card_num, res.card_branch, acquired_on,
            lost_on, loss_reason, insured_or_dependent, insured_person_name, ins.public_payer_number,
@@ -720,9 +721,15 @@ BEGIN
     END IF;
     PERFORM onshikaku.refuse_if(lost_on <= q.acquired_on,
                                 'lost_on must be after acquired_on (the loss date is the first day without qualification)');
+    -- the My Numbers move to the data key of the loss year, which the purge
+    -- destroys once every row under it is gone (docs/retention.md)
     UPDATE onshikaku.qualification x
     SET lost_on = $3, loss_reason = $4, history_seq = x.history_seq + 1, updated_at = now(),
-        process_kind_code = 'loss'
+        process_kind_code = 'loss',
+        my_number = onshikaku.reencrypt(x.my_number, ins.insurer_number, 'qualification.my_number',
+                                        extract(year FROM $3)::integer),
+        updated_my_number = onshikaku.reencrypt(x.updated_my_number, ins.insurer_number, 'qualification.my_number',
+                                                extract(year FROM $3)::integer)
     WHERE x.insurer_id = ins.insurer_id AND x.qualification_id = q.qualification_id;
     -- the cards end the day before the loss
     UPDATE onshikaku.card c SET valid_to = $3 - 1, updated_at = now()
@@ -1022,7 +1029,10 @@ BEGIN
                               ARRAY[link_number IS NOT NULL, office_work_name IS NOT NULL, procedure_name IS NOT NULL,
                                     item_name IS NOT NULL, inquirer_department IS NOT NULL,
                                     processing_serial IS NOT NULL, requested_at IS NOT NULL]);
-    SELECT a.code INTO code FROM onshikaku.agency_code a WHERE a.link_number = $2;
+    -- the copy in the log is under the national key of the request's year,
+    -- destroyed once the 7 years of every record under it have passed
+    SELECT onshikaku.reencrypt(a.code, NULL, 'agency_code', extract(year FROM requested_at AT TIME ZONE 'Asia/Tokyo')::integer)
+    INTO code FROM onshikaku.agency_code a WHERE a.link_number = $2;
     SELECT r.insured_branch_number INTO ibn FROM onshikaku.registration_zone r
     WHERE r.insurer_id = ins.insurer_id AND r.link_number = $2;
     IF NOT EXISTS (SELECT FROM onshikaku.provision_allow_list l
@@ -1093,7 +1103,10 @@ BEGIN
     INSERT INTO onshikaku.provision_log (insurer_id, provision_id, direction, agency_code, processing_serial,
         office_work_name, procedure_name, inquirer_department, provider_department, requested_at, item_name,
         insured_branch_number)
-    SELECT ins.insurer_id, id, 'inquiry', (SELECT a.code FROM onshikaku.agency_code a WHERE a.link_number = link),
+    SELECT ins.insurer_id, id, 'inquiry',
+           (SELECT onshikaku.reencrypt(a.code, NULL, 'agency_code',
+                                       extract(year FROM requested_at AT TIME ZONE 'Asia/Tokyo')::integer)
+            FROM onshikaku.agency_code a WHERE a.link_number = link),
            processing_serial, office_work_name, procedure_name, ins.name, provider_department, requested_at,
            item_name, $2;
     RETURN id;

@@ -34,7 +34,7 @@ CREATE TABLE onshikaku.card_branch_issue (
     card_symbol  text NOT NULL,                            -- 被保険者証記号 ('' when the card has none)
     card_number  text NOT NULL,                            -- 被保険者証番号
     card_branch  onshikaku.card_branch_number NOT NULL,    -- 枝番
-    link_number  onshikaku.link_number NOT NULL,           -- 紐付番号 (the person it was issued to)
+    link_number  onshikaku.link_number,                    -- 紐付番号 (the person it was issued to; NULL once purged: the value stays taken)
     issued_at    timestamptz NOT NULL DEFAULT now(),       -- 発番日時
     PRIMARY KEY (insurer_id, card_symbol, card_number, card_branch),
     UNIQUE (insurer_id, card_symbol, card_number, link_number)
@@ -94,7 +94,7 @@ COMMENT ON COLUMN onshikaku.provision_allow_list.item_name IS '特定個人情�
 COMMENT ON COLUMN onshikaku.card_branch_issue.card_symbol IS '被保険者証記号 ('''' when the card has none)';
 COMMENT ON COLUMN onshikaku.card_branch_issue.card_number IS '被保険者証番号';
 COMMENT ON COLUMN onshikaku.card_branch_issue.card_branch IS '枝番';
-COMMENT ON COLUMN onshikaku.card_branch_issue.link_number IS '紐付番号 (the person it was issued to)';
+COMMENT ON COLUMN onshikaku.card_branch_issue.link_number IS '紐付番号 (the person it was issued to; NULL once purged: the value stays taken)';
 COMMENT ON COLUMN onshikaku.card_branch_issue.issued_at IS '発番日時';
 
 REVOKE ALL ON onshikaku.person_enrolment, onshikaku.provision_allow_list FROM PUBLIC;

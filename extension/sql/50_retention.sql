@@ -1,0 +1,692 @@
+-- 50_retention.sql: retention purging (layer 5).
+--
+-- The rules as data, holds, the purge (a procedure that commits per batch
+-- around a SECURITY DEFINER batch function), deletion records (消去記録)
+-- and the destruction of the data keys of what was purged.  Dates follow
+-- PRODUCT.md: "N years after D" ends with the day D + N years (Feb 29 ->
+-- Feb 28), and a row is purgeable from the day after; timestamps are judged
+-- by their calendar day in Asia/Tokyo.  docs/retention.md explains it all.
+
+-- ---- the rules ---------------------------------------------------------------------------
+
+CREATE TABLE onshikaku.retention_rule (
+    data_class      text PRIMARY KEY,        -- データ区分
+    rule            text NOT NULL,           -- 規則
+    period          interval NOT NULL,       -- 保存期間 (N years after the event)
+    oqs_need_period interval,                -- OQS必要期間 (a second period that must also have passed)
+    event           text NOT NULL,           -- 起算日 (what D is)
+    source          text NOT NULL            -- 根拠
+);
+COMMENT ON TABLE onshikaku.retention_rule IS
+    '保存期間: the retention rule of each class of data, with the default periods; an operator overrides a period with set_retention_period() (onshikaku.retention_override), and the purge reads the effective rules (onshikaku.retention_rules) on every run.';
+INSERT INTO onshikaku.retention_rule VALUES
+    ('qualification', '5 years after the loss of qualification with the insurer, and the OQS need period',
+     '5 years', '5 years', 'the person''s last loss date with the insurer (no qualification still open)', '001:L2852, L2865-2873, L6838-6844'),
+    ('agency_code', '5 years after the loss of qualification with every insurer, and the OQS need period',
+     '5 years', '5 years', 'the person''s last loss date with any insurer (none still open)', '001:L4326-4333, L7639-7646'),
+    ('pmh_issuance_log', '5 years after the loss of qualification',
+     '5 years', NULL, 'the person''s last loss date with any insurer (none still open)', '001:L6461-6463'),
+    ('provision_log', '7 years after the provision (番号利用法23条3項, 施行令29条)',
+     '7 years', NULL, 'the day of the provision (or of the request, when nothing was provided), in Japan', '001:L5359-5363, L8310-8311'),
+    ('identity_check', 'deleted on delivery; never older than 1 year',
+     '1 year', NULL, 'the day of the request, in Japan', '001:L5885-5886, L5904-5909'),
+    ('registration_zone', 'prospective members who never joined: promptly, on request',
+     '0 days', NULL, 'the day of the removal request, in Japan', '001:L6845-6846'),
+    ('deletion_record', 'the deletion records themselves: 10 years after the purge (decision, docs/retention.md)',
+     '10 years', NULL, 'the day of the purge, in Japan', 'docs/retention.md');
+REVOKE ALL ON onshikaku.retention_rule FROM PUBLIC;
+GRANT SELECT ON onshikaku.retention_rule TO onshikaku_admin, onshikaku_auditor;
+
+-- The operator's changes to the default periods (kept apart from the
+-- defaults so that a dump carries exactly them).
+CREATE TABLE onshikaku.retention_override (
+    data_class      text PRIMARY KEY REFERENCES onshikaku.retention_rule,  -- データ区分
+    period          interval NOT NULL CHECK (period >= '0 days'),            -- 保存期間
+    oqs_need_period interval CHECK (oqs_need_period >= '0 days'),            -- OQS必要期間
+    changed_by      text NOT NULL DEFAULT session_user,                      -- 変更者
+    changed_at      timestamptz NOT NULL DEFAULT now()                       -- 変更日時
+);
+COMMENT ON TABLE onshikaku.retention_override IS
+    '保存期間の変更: the periods the operator set in place of the defaults of onshikaku.retention_rule.';
+REVOKE ALL ON onshikaku.retention_override FROM PUBLIC;
+GRANT SELECT ON onshikaku.retention_override TO onshikaku_admin, onshikaku_auditor;
+
+CREATE VIEW onshikaku.retention_rules AS
+SELECT r.data_class, r.rule, coalesce(o.period, r.period) AS period,
+       CASE WHEN o.data_class IS NOT NULL THEN o.oqs_need_period ELSE r.oqs_need_period END AS oqs_need_period,
+       r.event, r.source, o.data_class IS NOT NULL AS changed, o.changed_by, o.changed_at
+FROM onshikaku.retention_rule r LEFT JOIN onshikaku.retention_override o USING (data_class);
+COMMENT ON VIEW onshikaku.retention_rules IS 'The rules in force: the defaults with the operator''s changes.';
+REVOKE ALL ON onshikaku.retention_rules FROM PUBLIC;
+GRANT SELECT ON onshikaku.retention_rules TO onshikaku_admin, onshikaku_auditor;
+
+CREATE FUNCTION onshikaku.set_retention_period(data_class text, period interval, oqs_need_period interval DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM onshikaku.caller_check(NULL, 'onshikaku_admin');
+    PERFORM onshikaku.refuse_if(NOT EXISTS (SELECT FROM onshikaku.retention_rule r WHERE r.data_class = set_retention_period.data_class),
+                                'unknown data class (see onshikaku.retention_rule)'),
+            onshikaku.refuse_if(period IS NULL OR period < '0 days' OR oqs_need_period < '0 days',
+                                'periods must be given and not negative');
+    INSERT INTO onshikaku.retention_override AS o (data_class, period, oqs_need_period, changed_by)
+    VALUES (data_class, period, oqs_need_period, session_user)
+    ON CONFLICT ON CONSTRAINT retention_override_pkey DO UPDATE
+        SET period = EXCLUDED.period, oqs_need_period = EXCLUDED.oqs_need_period,
+            changed_by = EXCLUDED.changed_by, changed_at = now();
+END
+$$;
+COMMENT ON FUNCTION onshikaku.set_retention_period(text, interval, interval) IS
+    'Sets the period (and the OQS need period) of a class in place of its default; the next purge applies it. Callers: onshikaku_admin.';
+REVOKE EXECUTE ON FUNCTION onshikaku.set_retention_period(text, interval, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.set_retention_period(text, interval, interval) TO onshikaku_admin;
+
+-- The rule in force for a class.
+CREATE FUNCTION onshikaku.effective_rule(data_class text) RETURNS onshikaku.retention_rule
+    LANGUAGE sql STABLE SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+    SELECT r.data_class, r.rule, coalesce(o.period, r.period),
+           CASE WHEN o.data_class IS NOT NULL THEN o.oqs_need_period ELSE r.oqs_need_period END, r.event, r.source
+    FROM onshikaku.retention_rule r LEFT JOIN onshikaku.retention_override o USING (data_class)
+    WHERE r.data_class = $1
+$$;
+COMMENT ON FUNCTION onshikaku.effective_rule(text) IS 'The rule in force for a class: its default with the operator''s change, if any.';
+
+-- "N years after D": the last day of the period; purgeable from the next day.
+CREATE FUNCTION onshikaku.retention_end(event_day date, period interval) RETURNS date
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT (event_day + period)::date $$;
+COMMENT ON FUNCTION onshikaku.retention_end(date, interval) IS
+    'The last day a row must be kept: the event day plus the period in PostgreSQL date arithmetic (2020-02-29 + 5 years = 2025-02-28). The row is purgeable from the next day (民法140条, 143条).';
+
+-- Today in Japan: the default "as of" of a purge, whatever the server's time zone.
+CREATE FUNCTION onshikaku.today_in_japan() RETURNS date
+    LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$ SELECT (now() AT TIME ZONE 'Asia/Tokyo')::date $$;
+COMMENT ON FUNCTION onshikaku.today_in_japan() IS 'The current calendar day in Asia/Tokyo.';
+
+-- ---- holds --------------------------------------------------------------------------------
+
+CREATE TABLE onshikaku.retention_hold (
+    hold_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    data_class   text REFERENCES onshikaku.retention_rule,   -- データ区分 (NULL: every class)
+    insurer_id   integer,                                     -- 医療保険者等 (NULL: every insurer)
+    my_number_bi onshikaku.blind_index,                       -- 個人 (NULL: everyone)
+    reason       text NOT NULL CHECK (reason <> ''),          -- 理由
+    placed_by    text NOT NULL DEFAULT current_user,          -- 設定者
+    placed_at    timestamptz NOT NULL DEFAULT now(),          -- 設定日時
+    lifted_by    text,                                        -- 解除者
+    lifted_at    timestamptz,                                 -- 解除日時
+    lift_reason  text,                                        -- 解除理由
+    CHECK (data_class IS NOT NULL OR insurer_id IS NOT NULL OR my_number_bi IS NOT NULL),
+    CHECK ((lifted_at IS NULL) = (lifted_by IS NULL))
+);
+CREATE INDEX retention_hold_active ON onshikaku.retention_hold (hold_id) WHERE lifted_at IS NULL;
+COMMENT ON TABLE onshikaku.retention_hold IS
+    '保存の凍結 (legal holds): what a purge must keep although its rule has expired: an insurer, a person (by blind index), a class, or a combination. Lifted holds stay as a record.';
+REVOKE ALL ON onshikaku.retention_hold FROM PUBLIC;
+
+CREATE VIEW onshikaku.retention_holds WITH (security_barrier) AS
+SELECT h.hold_id, h.data_class, h.insurer_id, h.my_number_bi IS NOT NULL AS one_person, h.reason,
+       h.placed_by, h.placed_at, h.lifted_by, h.lifted_at, h.lift_reason, h.lifted_at IS NULL AS active
+FROM onshikaku.retention_hold h;
+COMMENT ON VIEW onshikaku.retention_holds IS
+    'The holds, active and lifted, without the blind index of a held person (one_person says there is one).';
+REVOKE ALL ON onshikaku.retention_holds FROM PUBLIC;
+GRANT SELECT ON onshikaku.retention_holds TO onshikaku_admin, onshikaku_auditor;
+
+CREATE FUNCTION onshikaku.place_hold(reason text, data_class text DEFAULT NULL, insurer_id integer DEFAULT NULL,
+                                     my_number text DEFAULT NULL) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    id bigint;
+BEGIN
+    PERFORM onshikaku.caller_check(NULL, 'onshikaku_admin');
+    PERFORM onshikaku.refuse_if(reason IS NULL OR reason = '', 'a hold needs a reason'),
+            onshikaku.refuse_if(data_class IS NULL AND insurer_id IS NULL AND my_number IS NULL,
+                                'a hold names a class, an insurer or a person'),
+            onshikaku.refuse_if(data_class IS NOT NULL
+                                AND NOT EXISTS (SELECT FROM onshikaku.retention_rule r WHERE r.data_class = place_hold.data_class),
+                                'unknown data class (see onshikaku.retention_rule)'),
+            onshikaku.refuse_if(insurer_id IS NOT NULL
+                                AND NOT EXISTS (SELECT FROM onshikaku.insurer i WHERE i.insurer_id = place_hold.insurer_id),
+                                'unknown insurer');
+    INSERT INTO onshikaku.retention_hold (data_class, insurer_id, my_number_bi, reason, placed_by)
+    VALUES (data_class, insurer_id,
+            CASE WHEN my_number IS NOT NULL THEN onshikaku.blind_index_of(my_number::onshikaku.my_number) END,
+            reason, session_user)
+    RETURNING hold_id INTO id;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.place_hold(text, text, integer, text) IS
+    'Places a hold the purge respects: on a class, an insurer, a person (by My Number, kept only as its blind index), or a combination; returns hold_id. Callers: onshikaku_admin.';
+
+CREATE FUNCTION onshikaku.lift_hold(hold_id bigint, reason text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+    PERFORM onshikaku.caller_check(NULL, 'onshikaku_admin');
+    PERFORM onshikaku.refuse_if(reason IS NULL OR reason = '', 'lifting a hold needs a reason');
+    UPDATE onshikaku.retention_hold h SET lifted_by = session_user, lifted_at = now(), lift_reason = reason
+    WHERE h.hold_id = lift_hold.hold_id AND h.lifted_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no active hold %', hold_id USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.lift_hold(bigint, text) IS 'Lifts an active hold, with a reason; the hold stays listed as lifted. Callers: onshikaku_admin.';
+
+-- Is this (class, insurer, person) held?
+CREATE FUNCTION onshikaku.is_held(data_class text, insurer_id integer, bi onshikaku.blind_index) RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+    SELECT EXISTS (SELECT FROM onshikaku.retention_hold h
+                   WHERE h.lifted_at IS NULL
+                     AND (h.data_class IS NULL OR h.data_class = $1)
+                     AND (h.insurer_id IS NULL OR h.insurer_id = $2)
+                     AND (h.my_number_bi IS NULL OR h.my_number_bi = $3))
+$$;
+COMMENT ON FUNCTION onshikaku.is_held(text, integer, onshikaku.blind_index) IS
+    'Whether an active hold covers this class, insurer and person (NULL insurer or person: held only by holds without one).';
+
+-- ---- runs, reports and deletion records ------------------------------------------------------
+
+CREATE TABLE onshikaku.purge_run (
+    run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    as_of       date NOT NULL,                      -- 基準日
+    dry_run     boolean NOT NULL,                   -- 試行
+    started_by  text NOT NULL DEFAULT session_user, -- 実行者
+    started_at  timestamptz NOT NULL DEFAULT now(), -- 開始日時
+    finished_at timestamptz,                        -- 終了日時
+    backend_pid integer NOT NULL DEFAULT pg_backend_pid(),
+    status      text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'finished', 'interrupted'))
+);
+COMMENT ON TABLE onshikaku.purge_run IS
+    '削除処理の実行: one row per CALL onshikaku.purge_expired(); an interrupted run is resumed with resume => true.';
+
+CREATE TABLE onshikaku.purge_report (
+    run_id      bigint NOT NULL REFERENCES onshikaku.purge_run,
+    data_class  text NOT NULL,                      -- データ区分
+    insurer_id  integer NOT NULL DEFAULT 0,         -- 医療保険者等 (0: national data)
+    row_count   bigint NOT NULL DEFAULT 0,          -- 件数
+    event_from  date,                               -- 起算日の最小
+    event_to    date,                               -- 起算日の最大
+    PRIMARY KEY (run_id, data_class, insurer_id)
+);
+COMMENT ON TABLE onshikaku.purge_report IS
+    '削除処理の結果: what a run removed (or, dry run, would remove), per class and insurer. A real run writes the same figures to the deletion records.';
+
+ALTER TABLE onshikaku.deletion_record ADD COLUMN run_id bigint;
+ALTER TABLE onshikaku.deletion_record ADD CONSTRAINT deletion_record_run_class_insurer UNIQUE (run_id, data_class, insurer_id);
+COMMENT ON COLUMN onshikaku.deletion_record.run_id IS 'The purge run (onshikaku.purge_run) that wrote it.';
+
+-- Only the operator may alter or remove a deletion record (and the purge of
+-- deletion records after their own retention).
+CREATE FUNCTION onshikaku.guard_deletion_record() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_has_role(session_user, 'onshikaku_admin', 'MEMBER')
+       OR (TG_OP = 'DELETE' AND current_setting('onshikaku.purging', true) = 'on')
+       OR (TG_OP = 'UPDATE' AND current_setting('onshikaku.purging', true) = 'on') THEN
+        RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    RAISE EXCEPTION 'deletion records can be altered by onshikaku_admin only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+COMMENT ON FUNCTION onshikaku.guard_deletion_record() IS
+    'Trigger function: only members of onshikaku_admin (or the purge itself) may update or delete a deletion record.';
+CREATE TRIGGER deletion_record_guard BEFORE UPDATE OR DELETE ON onshikaku.deletion_record
+    FOR EACH ROW EXECUTE FUNCTION onshikaku.guard_deletion_record();
+CREATE TRIGGER deletion_record_no_truncate BEFORE TRUNCATE ON onshikaku.deletion_record
+    FOR EACH STATEMENT EXECUTE FUNCTION onshikaku.guard_deletion_record();
+GRANT SELECT ON onshikaku.purge_run, onshikaku.purge_report TO onshikaku_admin, onshikaku_auditor;
+GRANT SELECT ON onshikaku.deletion_record TO onshikaku_auditor;
+GRANT UPDATE, DELETE ON onshikaku.deletion_record TO onshikaku_admin;
+REVOKE ALL ON onshikaku.purge_run, onshikaku.purge_report FROM PUBLIC;
+GRANT INSERT, UPDATE ON onshikaku.purge_run TO onshikaku_admin;
+
+-- Add a batch's figures to the run's report and, for a real run, its deletion record.
+CREATE FUNCTION onshikaku.report_purged(run_id bigint, dry_run boolean, data_class text, insurer_id integer,
+                                        n bigint, event_from date, event_to date) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+    INSERT INTO onshikaku.purge_report AS p (run_id, data_class, insurer_id, row_count, event_from, event_to)
+    SELECT $1, $3, coalesce($4, 0), $5, $6, $7 WHERE $5 > 0
+    ON CONFLICT (run_id, data_class, insurer_id) DO UPDATE
+        SET row_count = p.row_count + EXCLUDED.row_count,
+            event_from = least(p.event_from, EXCLUDED.event_from), event_to = greatest(p.event_to, EXCLUDED.event_to);
+    INSERT INTO onshikaku.deletion_record AS d (run_id, data_class, rule, insurer_id, row_count, event_from, event_to,
+                                                deleted_by)
+    SELECT $1, $3, (SELECT r.rule FROM onshikaku.retention_rule r WHERE r.data_class = $3), $4, $5, $6, $7,
+           (SELECT pr.started_by FROM onshikaku.purge_run pr WHERE pr.run_id = $1)
+    WHERE NOT $2 AND $5 > 0
+    ON CONFLICT (run_id, data_class, insurer_id) DO UPDATE
+        SET row_count = d.row_count + EXCLUDED.row_count, deleted_at = now(),
+            event_from = least(d.event_from, EXCLUDED.event_from), event_to = greatest(d.event_to, EXCLUDED.event_to);
+$$;
+COMMENT ON FUNCTION onshikaku.report_purged(bigint, boolean, text, integer, bigint, date, date) IS
+    'Internal: adds a purge batch to the run''s report and, for a real run, to its deletion record (消去記録).';
+REVOKE EXECUTE ON FUNCTION onshikaku.report_purged(bigint, boolean, text, integer, bigint, date, date) FROM PUBLIC;
+
+-- ---- the purge ------------------------------------------------------------------------------
+
+-- One batch of one class of one insurer (or of national data): at most
+-- batch_size people or rows, waiting at most lock_timeout for a lock.
+-- Returns the number of people or rows handled, or -1 when a lock could not
+-- be had in time (the caller moves on and comes back).
+CREATE FUNCTION onshikaku.purge_batch(run_id bigint, data_class text, insurer_id integer, as_of date,
+                                      dry_run boolean, batch_size integer, lock_timeout text)
+    RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+    r onshikaku.retention_rule;
+    n integer := 0;
+    k bigint;
+    f date;
+    t date;
+    person record;
+    ins integer := insurer_id;
+    ibns onshikaku.insured_branch_number[];
+    links onshikaku.link_number[];
+    bis onshikaku.blind_index[];
+    losses date[];
+BEGIN
+    PERFORM onshikaku.caller_check(NULL, 'onshikaku_admin');
+    PERFORM set_config('lock_timeout', lock_timeout, true);
+    PERFORM set_config('onshikaku.purging', 'on', true);
+    r := onshikaku.effective_rule(purge_batch.data_class);
+
+    IF data_class = 'qualification' THEN
+        -- people whose every qualification with the insurer is lost, the last
+        -- loss past both periods; all their rows with the insurer go together
+        SELECT coalesce(array_agg(g.ibn), '{}'), coalesce(array_agg(g.link), '{}'), coalesce(array_agg(g.bi), '{}'),
+               coalesce(array_agg(g.last_loss), '{}'), coalesce(sum(g.n), 0), min(g.first_loss), max(g.last_loss)
+        INTO ibns, links, bis, losses, k, f, t
+        FROM (SELECT z.insured_branch_number AS ibn, z.my_number_bi AS bi, z.link_number AS link,
+                     min(q.lost_on) AS first_loss, max(q.lost_on) AS last_loss, count(*) AS n
+              FROM onshikaku.registration_zone z
+              JOIN onshikaku.qualification q ON q.insurer_id = ins AND q.insured_branch_number = z.insured_branch_number
+              WHERE z.insurer_id = ins
+              GROUP BY 1, 2, 3
+              HAVING bool_and(q.lost_on IS NOT NULL)
+                 AND as_of > onshikaku.retention_end(max(q.lost_on), r.period)
+                 AND as_of > onshikaku.retention_end(max(q.lost_on), coalesce(r.oqs_need_period, '0 days'))
+                 AND NOT onshikaku.is_held('qualification', ins, z.my_number_bi)
+              ORDER BY 1
+              LIMIT batch_size) g;
+        n := cardinality(ibns);
+        IF n > 0 AND NOT dry_run THEN
+            DELETE FROM onshikaku.card c USING onshikaku.qualification q
+            WHERE c.insurer_id = ins AND q.insurer_id = ins AND q.insured_branch_number = ANY (ibns)
+              AND c.qualification_id = q.qualification_id;
+            DELETE FROM onshikaku.medical_voucher v USING onshikaku.qualification q
+            WHERE v.insurer_id = ins AND q.insurer_id = ins AND q.insured_branch_number = ANY (ibns)
+              AND v.qualification_id = q.qualification_id;
+            DELETE FROM onshikaku.qualification q WHERE q.insurer_id = ins AND q.insured_branch_number = ANY (ibns);
+            DELETE FROM onshikaku.agency_code_link a WHERE a.insurer_id = ins AND a.insured_branch_number = ANY (ibns);
+            DELETE FROM onshikaku.copy_zone c WHERE c.insurer_id = ins AND c.insured_branch_number = ANY (ibns);
+            -- the card 枝番 stays taken (never given to someone else), without the person
+            UPDATE onshikaku.card_branch_issue b SET link_number = NULL
+            WHERE b.insurer_id = ins AND b.link_number = ANY (links);
+            DELETE FROM onshikaku.registration_zone z WHERE z.insurer_id = ins AND z.insured_branch_number = ANY (ibns);
+            DELETE FROM onshikaku.person_enrolment e WHERE e.insurer_id = ins AND e.link_number = ANY (links);
+        END IF;
+        PERFORM onshikaku.report_purged(run_id, dry_run, 'qualification', ins, k, f, t);
+        -- the national data of the people no other insurer holds
+        FOR person IN
+            SELECT u.link, u.bi, u.last_loss FROM unnest(links, bis, losses) u(link, bi, last_loss)
+            WHERE NOT EXISTS (SELECT FROM onshikaku.person_enrolment e
+                              WHERE e.link_number = u.link AND e.insurer_id <> ins)
+        LOOP
+            PERFORM onshikaku.purge_person(run_id, dry_run, person.link, person.bi, person.last_loss);
+        END LOOP;
+
+    ELSIF data_class = 'provision_log' THEN
+        SELECT count(*), min(d), max(d) INTO k, f, t FROM (
+            SELECT ((coalesce(p.provided_at, p.requested_at)) AT TIME ZONE 'Asia/Tokyo')::date AS d
+            FROM onshikaku.provision_log p
+            WHERE p.insurer_id = ins
+              AND as_of > onshikaku.retention_end(((coalesce(p.provided_at, p.requested_at)) AT TIME ZONE 'Asia/Tokyo')::date, r.period)
+              AND NOT onshikaku.is_held('provision_log', ins, NULL)
+            ORDER BY p.provision_id LIMIT batch_size) s;
+        IF k > 0 AND NOT dry_run THEN
+            DELETE FROM onshikaku.provision_log p
+            WHERE p.insurer_id = ins AND p.provision_id IN (
+                SELECT x.provision_id FROM onshikaku.provision_log x
+                WHERE x.insurer_id = ins
+                  AND as_of > onshikaku.retention_end(((coalesce(x.provided_at, x.requested_at)) AT TIME ZONE 'Asia/Tokyo')::date, r.period)
+                ORDER BY x.provision_id LIMIT batch_size);
+        END IF;
+        PERFORM onshikaku.report_purged(run_id, dry_run, 'provision_log', ins, k, f, t);
+        n := k;
+
+    ELSIF data_class = 'identity_check' THEN
+        SELECT count(*), min(d), max(d) INTO k, f, t FROM (
+            SELECT (i.requested_at AT TIME ZONE 'Asia/Tokyo')::date AS d FROM onshikaku.identity_check i
+            WHERE i.insurer_id = ins
+              AND as_of > onshikaku.retention_end((i.requested_at AT TIME ZONE 'Asia/Tokyo')::date, r.period)
+              AND NOT onshikaku.is_held('identity_check', ins, NULL)
+            ORDER BY i.check_id LIMIT batch_size) s;
+        IF k > 0 AND NOT dry_run THEN
+            DELETE FROM onshikaku.identity_check i
+            WHERE i.insurer_id = ins AND i.check_id IN (
+                SELECT x.check_id FROM onshikaku.identity_check x
+                WHERE x.insurer_id = ins
+                  AND as_of > onshikaku.retention_end((x.requested_at AT TIME ZONE 'Asia/Tokyo')::date, r.period)
+                ORDER BY x.check_id LIMIT batch_size);
+        END IF;
+        PERFORM onshikaku.report_purged(run_id, dry_run, 'identity_check', ins, k, f, t);
+        n := k;
+
+    ELSIF data_class = 'registration_zone' THEN
+        SELECT count(*), min(d), max(d) INTO k, f, t FROM (
+            SELECT (z.removal_requested_at AT TIME ZONE 'Asia/Tokyo')::date AS d FROM onshikaku.registration_zone z
+            WHERE z.insurer_id = ins AND z.prospective AND z.removal_requested_at IS NOT NULL
+              AND as_of > onshikaku.retention_end((z.removal_requested_at AT TIME ZONE 'Asia/Tokyo')::date, r.period)
+              AND NOT EXISTS (SELECT FROM onshikaku.qualification q
+                              WHERE q.insurer_id = ins AND q.insured_branch_number = z.insured_branch_number)
+              AND NOT onshikaku.is_held('registration_zone', ins, z.my_number_bi)
+            ORDER BY z.insured_branch_number LIMIT batch_size) s;
+        IF k > 0 AND NOT dry_run THEN
+            DELETE FROM onshikaku.registration_zone z
+            WHERE z.insurer_id = ins AND z.prospective AND z.removal_requested_at IS NOT NULL
+              AND as_of > onshikaku.retention_end((z.removal_requested_at AT TIME ZONE 'Asia/Tokyo')::date, r.period)
+              AND NOT EXISTS (SELECT FROM onshikaku.qualification q
+                              WHERE q.insurer_id = ins AND q.insured_branch_number = z.insured_branch_number)
+              AND NOT onshikaku.is_held('registration_zone', ins, z.my_number_bi);
+        END IF;
+        PERFORM onshikaku.report_purged(run_id, dry_run, 'registration_zone', ins, k, f, t);
+        n := k;
+
+    ELSIF data_class = 'deletion_record' THEN
+        SELECT count(*), min(d), max(d) INTO k, f, t FROM (
+            SELECT (x.deleted_at AT TIME ZONE 'Asia/Tokyo')::date AS d FROM onshikaku.deletion_record x
+            WHERE as_of > onshikaku.retention_end((x.deleted_at AT TIME ZONE 'Asia/Tokyo')::date, r.period)
+              AND NOT onshikaku.is_held('deletion_record', NULL, NULL)) s;
+        IF k > 0 AND NOT dry_run THEN
+            DELETE FROM onshikaku.deletion_record x
+            WHERE as_of > onshikaku.retention_end((x.deleted_at AT TIME ZONE 'Asia/Tokyo')::date, r.period);
+        END IF;
+        PERFORM onshikaku.report_purged(run_id, dry_run, 'deletion_record', NULL, k, f, t);
+        n := 0;   -- one pass
+    ELSE
+        RAISE EXCEPTION 'unknown data class %', data_class USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN n;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN -1;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text) IS
+    'Internal: one batch of CALL purge_expired(): at most batch_size expired people (qualification) or rows of one class of one insurer, deleted (or counted, dry run) in one transaction; -1 when a lock was not had within lock_timeout.';
+
+-- A person's national data (agency code, PMH-ID log, the person row) once no
+-- insurer holds any qualification of theirs.
+CREATE FUNCTION onshikaku.purge_person(run_id bigint, dry_run boolean, link onshikaku.link_number,
+                                       bi onshikaku.blind_index, last_loss date) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+DECLARE
+    k bigint;
+    ac onshikaku.retention_rule;
+    pl onshikaku.retention_rule;
+    kept boolean := false;
+BEGIN
+    ac := onshikaku.effective_rule('agency_code');
+    pl := onshikaku.effective_rule('pmh_issuance_log');
+    -- the qualification class's own periods have passed for last_loss; the
+    -- national classes check theirs (they may be longer) and their holds
+    IF EXISTS (SELECT FROM onshikaku.agency_code a WHERE a.link_number = link) THEN
+        IF onshikaku.retention_end(last_loss, ac.period) < (SELECT p.as_of FROM onshikaku.purge_run p WHERE p.run_id = $1)
+           AND onshikaku.retention_end(last_loss, coalesce(ac.oqs_need_period, '0 days')) < (SELECT p.as_of FROM onshikaku.purge_run p WHERE p.run_id = $1)
+           AND NOT onshikaku.is_held('agency_code', NULL, bi) THEN
+            IF NOT dry_run THEN
+                DELETE FROM onshikaku.agency_code a WHERE a.link_number = link;
+            END IF;
+            PERFORM onshikaku.report_purged(run_id, dry_run, 'agency_code', NULL, 1, last_loss, last_loss);
+        ELSE
+            kept := true;
+        END IF;
+    END IF;
+    SELECT count(*) INTO k FROM onshikaku.pmh_issuance_log l WHERE l.link_number = link;
+    IF k > 0 THEN
+        IF onshikaku.retention_end(last_loss, pl.period) < (SELECT p.as_of FROM onshikaku.purge_run p WHERE p.run_id = $1)
+           AND NOT onshikaku.is_held('pmh_issuance_log', NULL, bi) THEN
+            IF NOT dry_run THEN
+                DELETE FROM onshikaku.pmh_issuance_log l WHERE l.link_number = link;
+            END IF;
+            PERFORM onshikaku.report_purged(run_id, dry_run, 'pmh_issuance_log', NULL, k, last_loss, last_loss);
+        ELSE
+            kept := true;
+        END IF;
+    END IF;
+    IF NOT kept AND NOT dry_run THEN
+        DELETE FROM onshikaku.person p WHERE p.link_number = link;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.purge_person(bigint, boolean, onshikaku.link_number, onshikaku.blind_index, date) IS
+    'Internal: the national data of a person no insurer holds any more: the agency code and the PMH-ID log when their rules have expired and no hold covers them, then the person row (link number, blind index).';
+REVOKE EXECUTE ON FUNCTION onshikaku.purge_person(bigint, boolean, onshikaku.link_number, onshikaku.blind_index, date),
+                  onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text) TO onshikaku_admin;
+
+-- Destroy the cohort data keys nothing protected by them is left for.
+CREATE FUNCTION onshikaku.destroy_data_key(key_id integer) RETURNS boolean
+    LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'osk_destroy_data_key';
+COMMENT ON FUNCTION onshikaku.destroy_data_key(integer) IS
+    'Erases a retention cohort''s data key (wrapped key set to NULL, state destroyed) and makes every backend forget it; active keys are never destroyed. Called by the purge once nothing the key protects remains.';
+REVOKE EXECUTE ON FUNCTION onshikaku.destroy_data_key(integer) FROM PUBLIC;
+
+CREATE FUNCTION onshikaku.destroy_spent_keys(run_id bigint) RETURNS integer[]
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+DECLARE
+    k record;
+    used boolean;
+    destroyed integer[] := '{}';
+    ins integer;
+BEGIN
+    PERFORM onshikaku.caller_check(NULL, 'onshikaku_admin');
+    FOR k IN SELECT d.key_id, d.insurer, d.cohort FROM onshikaku.data_key d
+             WHERE d.cohort IS NOT NULL AND d.state <> 'destroyed' ORDER BY d.key_id LOOP
+        IF k.insurer IS NOT NULL THEN
+            SELECT i.insurer_id INTO ins FROM onshikaku.insurer i WHERE i.insurer_number = k.insurer;
+            used := ins IS NULL
+                 OR EXISTS (SELECT FROM onshikaku.qualification q WHERE q.insurer_id = ins
+                            AND (onshikaku.key_id(q.my_number) = k.key_id OR onshikaku.key_id(q.updated_my_number) = k.key_id))
+                 OR EXISTS (SELECT FROM onshikaku.identity_check c WHERE c.insurer_id = ins
+                            AND onshikaku.key_id(c.my_number) = k.key_id);
+        ELSE
+            -- national scope: 生活保護 qualifications and agency codes of the provision log
+            used := EXISTS (SELECT FROM onshikaku.qualification q JOIN onshikaku.insurer i USING (insurer_id)
+                            WHERE i.insurer_number IS NULL
+                              AND (onshikaku.key_id(q.my_number) = k.key_id OR onshikaku.key_id(q.updated_my_number) = k.key_id))
+                 OR EXISTS (SELECT FROM onshikaku.provision_log p WHERE onshikaku.key_id(p.agency_code) = k.key_id)
+                 OR EXISTS (SELECT FROM onshikaku.agency_code a WHERE onshikaku.key_id(a.code) = k.key_id);
+        END IF;
+        -- values in columns registered for rotation (tables of the application) count too
+        IF NOT used THEN
+            used := onshikaku.key_in_registered_columns(k.key_id);
+        END IF;
+        IF NOT used AND onshikaku.destroy_data_key(k.key_id) THEN
+            destroyed := destroyed || k.key_id;
+        END IF;
+    END LOOP;
+    IF cardinality(destroyed) > 0 THEN
+        UPDATE onshikaku.deletion_record d SET key_ids_destroyed = destroyed
+        WHERE d.deletion_id = (SELECT max(x.deletion_id) FROM onshikaku.deletion_record x WHERE x.run_id = $1);
+        IF NOT FOUND THEN
+            INSERT INTO onshikaku.deletion_record (run_id, data_class, rule, insurer_id, row_count, key_ids_destroyed, deleted_by)
+            VALUES ($1, 'data_key', 'cohort keys with nothing left to protect', NULL, 0, destroyed,
+                    (SELECT p.started_by FROM onshikaku.purge_run p WHERE p.run_id = $1));
+        END IF;
+    END IF;
+    RETURN destroyed;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.destroy_spent_keys(bigint) IS
+    'Internal: after a purge, destroys every retention-cohort data key that no stored value uses any more, and lists them in the run''s deletion record.';
+REVOKE EXECUTE ON FUNCTION onshikaku.destroy_spent_keys(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.destroy_spent_keys(bigint) TO onshikaku_admin;
+
+-- Values under a key in the application columns registered for rotation.
+CREATE FUNCTION onshikaku.key_in_registered_columns(key_id integer) RETURNS boolean
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+DECLARE
+    c record;
+    found boolean;
+BEGIN
+    FOR c IN SELECT e.relid, e.column_name FROM onshikaku.encrypted_column e LOOP
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE onshikaku.key_id(%I) = $1)', c.relid, c.column_name)
+            INTO found USING key_id;
+        IF found THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.key_in_registered_columns(integer) IS
+    'Whether any column registered with register_encrypted_column() holds a value under this data key.';
+
+CREATE PROCEDURE onshikaku.purge_expired(as_of date DEFAULT NULL, dry_run boolean DEFAULT false,
+                                         batch_size integer DEFAULT 1000, lock_timeout text DEFAULT '1s',
+                                         resume boolean DEFAULT false, max_retries integer DEFAULT 10)
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    run bigint;
+    day date;
+    c text;
+    i integer;
+    n integer;
+    tries integer;
+    deferred integer[];
+BEGIN
+    IF batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF resume THEN
+        SELECT p.run_id, p.as_of INTO run, day FROM onshikaku.purge_run p
+        WHERE p.status <> 'finished' AND p.dry_run = purge_expired.dry_run
+          AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = p.backend_pid AND a.pid <> pg_backend_pid()
+                          AND a.backend_start < p.started_at)
+        ORDER BY p.run_id DESC LIMIT 1;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no interrupted purge run to resume' USING ERRCODE = 'no_data_found';
+        END IF;
+        UPDATE onshikaku.purge_run SET status = 'running', backend_pid = pg_backend_pid() WHERE run_id = run;
+    ELSE
+        day := coalesce(as_of, onshikaku.today_in_japan());
+        UPDATE onshikaku.purge_run SET status = 'interrupted'
+        WHERE status = 'running' AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = backend_pid);
+        INSERT INTO onshikaku.purge_run (as_of, dry_run) VALUES (day, purge_expired.dry_run) RETURNING run_id INTO run;
+    END IF;
+    COMMIT;
+
+    FOREACH c IN ARRAY ARRAY['qualification', 'provision_log', 'identity_check', 'registration_zone'] LOOP
+        deferred := '{}';
+        FOR i IN SELECT insurer_id FROM onshikaku.insurer ORDER BY insurer_id LOOP
+            LOOP
+                n := onshikaku.purge_batch(run, c, i, day, purge_expired.dry_run, batch_size, lock_timeout);
+                COMMIT;
+                IF n = -1 THEN
+                    deferred := deferred || i;
+                END IF;
+                -- a dry run counts everything in one pass (it deletes nothing, so a batch would come back)
+                EXIT WHEN n < batch_size OR purge_expired.dry_run;
+            END LOOP;
+        END LOOP;
+        -- insurers whose locks were busy: again, a bounded number of times
+        tries := 0;
+        WHILE cardinality(deferred) > 0 AND tries < max_retries LOOP
+            tries := tries + 1;
+            PERFORM pg_sleep(0.1 * tries);
+            i := deferred[1];
+            deferred := deferred[2:];
+            LOOP
+                n := onshikaku.purge_batch(run, c, i, day, purge_expired.dry_run, batch_size, lock_timeout);
+                COMMIT;
+                IF n = -1 THEN
+                    deferred := deferred || i;
+                    EXIT;
+                END IF;
+                EXIT WHEN n < batch_size OR purge_expired.dry_run;
+            END LOOP;
+        END LOOP;
+        IF cardinality(deferred) > 0 THEN
+            RAISE WARNING 'purge run %: % of insurers % were left for the next run (locks busy)', run, c, deferred;
+        END IF;
+    END LOOP;
+    n := onshikaku.purge_batch(run, 'deletion_record', NULL, day, purge_expired.dry_run, batch_size, lock_timeout);
+    COMMIT;
+    IF NOT purge_expired.dry_run THEN
+        PERFORM onshikaku.destroy_spent_keys(run);
+    END IF;
+    UPDATE onshikaku.purge_run SET status = 'finished', finished_at = now() WHERE run_id = run;
+    COMMIT;
+END
+$$;
+COMMENT ON PROCEDURE onshikaku.purge_expired(date, boolean, integer, text, boolean, integer) IS
+    '消去: removes exactly what the retention rules make expired as of a day (default: today in Japan), in batches of batch_size people or rows per class and insurer, each committed, each waiting at most lock_timeout for a lock (busy insurers are retried, then left for the next run); respects holds; writes deletion records; destroys the cohort data keys nothing is left for. dry_run => true only reports (onshikaku.purge_report). resume => true continues an interrupted run. Callers: onshikaku_admin.';
+REVOKE EXECUTE ON PROCEDURE onshikaku.purge_expired(date, boolean, integer, text, boolean, integer) FROM PUBLIC;
+GRANT EXECUTE ON PROCEDURE onshikaku.purge_expired(date, boolean, integer, text, boolean, integer) TO onshikaku_admin;
+
+-- A prospective member who never joined: the insurer asks for removal.
+CREATE FUNCTION onshikaku.request_removal(insurer_id integer, insured_branch_number onshikaku.insured_branch_number)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $$
+#variable_conflict use_variable
+DECLARE
+    ins onshikaku.insurer;
+BEGIN
+    ins := onshikaku.flow_insurer(insurer_id, 'onshikaku_insurer');
+    UPDATE onshikaku.registration_zone z SET removal_requested_at = now()
+    WHERE z.insurer_id = ins.insurer_id AND z.insured_branch_number = $2 AND z.prospective
+      AND NOT EXISTS (SELECT FROM onshikaku.qualification q
+                      WHERE q.insurer_id = ins.insurer_id AND q.insured_branch_number = $2);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no prospective member without qualification has this 被保険者枝番 with insurer %', ins.insurer_id
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION onshikaku.request_removal(integer, onshikaku.insured_branch_number) IS
+    '加入予定者の削除依頼: marks a prospective member who never joined for removal by the next purge (001:L6845). Callers: onshikaku_insurer acting for the insurer.';
+REVOKE EXECUTE ON FUNCTION onshikaku.request_removal(integer, onshikaku.insured_branch_number) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.request_removal(integer, onshikaku.insured_branch_number) TO onshikaku_insurer;
+
+REVOKE EXECUTE ON FUNCTION onshikaku.place_hold(text, text, integer, text), onshikaku.lift_hold(bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.place_hold(text, text, integer, text), onshikaku.lift_hold(bigint, text) TO onshikaku_admin;
+
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.retention_override', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.retention_hold', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.purge_run', '');
+SELECT pg_catalog.pg_extension_config_dump('onshikaku.purge_report', '');
+-- identity sequences of dumped tables go with them, or a restored database
+-- would hand out ids that already exist
+-- (one statement each: a single statement cannot update the extension's row twice)
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('onshikaku.retention_hold', 'hold_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('onshikaku.purge_run', 'run_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('onshikaku.deletion_record', 'deletion_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('onshikaku.pmh_issuance_log', 'issuance_id'), '');
