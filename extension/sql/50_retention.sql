@@ -304,30 +304,46 @@ DECLARE
     links onshikaku.link_number[];
     bis onshikaku.blind_index[];
     losses date[];
+    locked onshikaku.insured_branch_number[];
+    pass integer;
+    old_lock_timeout text;
 BEGIN
     PERFORM onshikaku.caller_check(NULL, 'onshikaku_admin');
+    old_lock_timeout := current_setting('lock_timeout');
     PERFORM set_config('lock_timeout', lock_timeout, true);
+    -- lets the purge (and only it: reset below) delete from append-only logs
     PERFORM set_config('onshikaku.purging', 'on', true);
     r := onshikaku.effective_rule(purge_batch.data_class);
 
     IF data_class = 'qualification' THEN
         -- people whose every qualification with the insurer is lost, the last
         -- loss past both periods; all their rows with the insurer go together
-        SELECT coalesce(array_agg(g.ibn), '{}'), coalesce(array_agg(g.link), '{}'), coalesce(array_agg(g.bi), '{}'),
-               coalesce(array_agg(g.last_loss), '{}'), coalesce(sum(g.n), 0), min(g.first_loss), max(g.last_loss)
-        INTO ibns, links, bis, losses, k, f, t
-        FROM (SELECT z.insured_branch_number AS ibn, z.my_number_bi AS bi, z.link_number AS link,
-                     min(q.lost_on) AS first_loss, max(q.lost_on) AS last_loss, count(*) AS n
-              FROM onshikaku.registration_zone z
-              JOIN onshikaku.qualification q ON q.insurer_id = ins AND q.insured_branch_number = z.insured_branch_number
-              WHERE z.insurer_id = ins
-              GROUP BY 1, 2, 3
-              HAVING bool_and(q.lost_on IS NOT NULL)
-                 AND as_of > onshikaku.retention_end(max(q.lost_on), r.period)
-                 AND as_of > onshikaku.retention_end(max(q.lost_on), coalesce(r.oqs_need_period, '0 days'))
-                 AND NOT onshikaku.is_held('qualification', ins, z.my_number_bi)
-              ORDER BY 1
-              LIMIT batch_size) g;
+        -- candidates; then their registrations are locked (an enrolment of the
+        -- same person locks it first, so none can start in between; people
+        -- being enrolled right now are skipped) and the rule is checked again
+        -- under the lock, on what is committed by then
+        FOR pass IN 1 .. 2 LOOP
+            SELECT coalesce(array_agg(g.ibn), '{}'), coalesce(array_agg(g.link), '{}'), coalesce(array_agg(g.bi), '{}'),
+                   coalesce(array_agg(g.last_loss), '{}'), coalesce(sum(g.n), 0), min(g.first_loss), max(g.last_loss)
+            INTO ibns, links, bis, losses, k, f, t
+            FROM (SELECT z.insured_branch_number AS ibn, z.my_number_bi AS bi, z.link_number AS link,
+                         min(q.lost_on) AS first_loss, max(q.lost_on) AS last_loss, count(*) AS n
+                  FROM onshikaku.registration_zone z
+                  JOIN onshikaku.qualification q ON q.insurer_id = ins AND q.insured_branch_number = z.insured_branch_number
+                  WHERE z.insurer_id = ins AND (locked IS NULL OR z.insured_branch_number = ANY (locked))
+                  GROUP BY 1, 2, 3
+                  HAVING bool_and(q.lost_on IS NOT NULL)
+                     AND as_of > onshikaku.retention_end(max(q.lost_on), r.period)
+                     AND as_of > onshikaku.retention_end(max(q.lost_on), coalesce(r.oqs_need_period, '0 days'))
+                     AND NOT onshikaku.is_held('qualification', ins, z.my_number_bi)
+                  ORDER BY 1
+                  LIMIT batch_size) g;
+            EXIT WHEN pass = 2 OR cardinality(ibns) = 0;
+            SELECT coalesce(array_agg(x.insured_branch_number), '{}') INTO locked
+            FROM (SELECT z.insured_branch_number FROM onshikaku.registration_zone z
+                  WHERE z.insurer_id = ins AND z.insured_branch_number = ANY (ibns)
+                  FOR UPDATE SKIP LOCKED) x;
+        END LOOP;
         n := cardinality(ibns);
         IF n > 0 AND NOT dry_run THEN
             DELETE FROM onshikaku.card c USING onshikaku.qualification q
@@ -426,8 +442,10 @@ BEGIN
     ELSE
         RAISE EXCEPTION 'unknown data class %', data_class USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM set_config('onshikaku.purging', 'off', true), set_config('lock_timeout', old_lock_timeout, true);
     RETURN n;
 EXCEPTION WHEN lock_not_available THEN
+    PERFORM set_config('onshikaku.purging', 'off', true), set_config('lock_timeout', old_lock_timeout, true);
     RETURN -1;
 END
 $$;

@@ -81,7 +81,16 @@ CONF
   "$repo/test/setup/keyfile.sh" "$base/onshikaku.keys" "$owner"
   "$repo/test/setup/keyfile.sh" --add-kek "$base/onshikaku.keys" 2
   echo "onshikaku.key_file = '$base/onshikaku.keys'" | as_owner tee "$base/data/conf.d/onshikaku-keys.conf" >/dev/null
+  # pg_cron, when installed, for the purge scheduling recipe (docs/retention.md)
+  if [ -f "$(dirname "$pgbin")/../lib/pg_cron.so" ] || [ -f /usr/lib/postgresql/15/lib/pg_cron.so ]; then
+    printf "shared_preload_libraries = 'onshikaku,pg_cron'\ncron.database_name = 'onshikaku_cron'\n" |
+      as_owner tee "$base/data/conf.d/pg_cron.conf" >/dev/null
+  fi
   as_owner "$pgbin/pg_ctl" -D "$base/data" -l "$base/server.log" -w -t 60 start >/dev/null
+  if [ -f "$base/data/conf.d/pg_cron.conf" ]; then
+    as_owner "$pgbin/psql" -X -q -h "$base/sock" -p "$port" -U postgres -d postgres \
+      -c 'CREATE DATABASE onshikaku_cron' >/dev/null
+  fi
   write_env
   echo "$base"
 }
