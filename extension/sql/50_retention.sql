@@ -338,7 +338,7 @@ BEGIN
                      AND NOT onshikaku.is_held('qualification', ins, z.my_number_bi)
                   ORDER BY 1
                   LIMIT batch_size) g;
-            EXIT WHEN pass = 2 OR cardinality(ibns) = 0;
+            EXIT WHEN pass = 2 OR cardinality(ibns) = 0 OR dry_run;   -- a dry run counts, locks nothing
             SELECT coalesce(array_agg(x.insured_branch_number), '{}') INTO locked
             FROM (SELECT z.insured_branch_number FROM onshikaku.registration_zone z
                   WHERE z.insurer_id = ins AND z.insured_branch_number = ANY (ibns)
@@ -619,6 +619,10 @@ BEGIN
     END IF;
     COMMIT;
 
+    -- a dry run deletes nothing, so it counts each class of each insurer in one pass
+    IF purge_expired.dry_run THEN
+        batch_size := 2147483647;
+    END IF;
     FOREACH c IN ARRAY ARRAY['qualification', 'provision_log', 'identity_check', 'registration_zone'] LOOP
         deferred := '{}';
         FOR i IN SELECT insurer_id FROM onshikaku.insurer ORDER BY insurer_id LOOP
@@ -628,7 +632,6 @@ BEGIN
                 IF n = -1 THEN
                     deferred := deferred || i;
                 END IF;
-                -- a dry run counts everything in one pass (it deletes nothing, so a batch would come back)
                 EXIT WHEN n < batch_size OR purge_expired.dry_run;
             END LOOP;
         END LOOP;
