@@ -2,11 +2,12 @@
 -- destruction, one batch at a time (onshikaku.purge_batch: the procedure
 -- purge_expired() commits, so it is tested by test/suites/retention.sh).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(39);
+SELECT plan(47);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
 CREATE TEMP TABLE nums AS SELECT i, oracle.valid('my_number') AS n FROM generate_series(1, 30) i;
+GRANT SELECT ON nums TO PUBLIC;
 CREATE FUNCTION pg_temp.mn(integer) RETURNS onshikaku.my_number LANGUAGE sql AS $$ SELECT n::onshikaku.my_number FROM nums WHERE i = $1 $$;
 
 -- what one class of one insurer would lose as of a day (a dry-run batch)
@@ -105,9 +106,41 @@ SELECT is((SELECT count(*) FROM person WHERE my_number_bi IN (blind_index_of(pg_
 SELECT is((SELECT count(*) FROM card_branch_issue WHERE insurer_id = :b AND link_number IS NULL), 2::bigint,
           'the card 枝番 stay taken, without the person');
 
+-- ---- national data: agency code and PMH-ID log follow the person's last insurer ------------------------
+SELECT (enroll_member(:a, pg_temp.mn(10), '10', '2010-04-01', '1970-01-01', lost_on => '2018-04-01', loss_reason => 1::smallint)).insured_branch_number AS ibn10 \gset
+SELECT (enroll_member(:b, pg_temp.mn(10), '10', '2018-04-01', '1970-01-01', lost_on => '2019-04-01', loss_reason => 1::smallint)).qualification_id AS q10b \gset
+SELECT record_agency_code(:a, :'ibn10', 'AGENCY-10') AS x \gset
+CREATE ROLE tap_pmh NOLOGIN IN ROLE onshikaku_pmh_gateway;
+SET ROLE tap_pmh;
+SELECT (issue_pmh_id((SELECT n FROM nums WHERE i = 10))).outcome AS pmh \gset
+RESET ROLE;
+SELECT is(pg_temp.purge('qualification', :a, '2024-01-01'), 1::bigint, 'insurer a''s rows of a person (lost 2018) go in 2024');
+SELECT is((SELECT count(*) FROM agency_code a JOIN person p USING (link_number) WHERE p.my_number_bi = blind_index_of(pg_temp.mn(10))),
+          1::bigint, '... but the agency code stays: insurer b still holds the person (lost 2019)');
+SELECT set_retention_period('agency_code', '5 years', '7 years') AS x \gset
+SELECT is(pg_temp.purge('qualification', :b, '2024-04-02'), 1::bigint, 'insurer b''s rows go on 2024-04-02');
+SELECT is((SELECT count(*) FROM agency_code a JOIN person p USING (link_number) WHERE p.my_number_bi = blind_index_of(pg_temp.mn(10))),
+          1::bigint, 'the agency code waits for its own, longer OQS need period (7 years)');
+SELECT is((SELECT count(*) FROM pmh_issuance_log l JOIN person p USING (link_number) WHERE p.my_number_bi = blind_index_of(pg_temp.mn(10))),
+          0::bigint, 'the PMH-ID log (5 years after the last loss) is gone');
+SELECT set_retention_period('agency_code', '5 years', '5 years') AS x \gset
+
+-- ---- prospective members who never joined, on request ------------------------------------------------
+SELECT new_insured_branch_number() AS pibn, new_link_number() AS plink \gset
+INSERT INTO registration_zone (insurer_id, insured_branch_number, my_number_bi, link_number, prospective)
+VALUES (:a, :'pibn', blind_index_of(pg_temp.mn(11)), :'plink', true);
+CREATE ROLE tap_insurer NOLOGIN IN ROLE onshikaku_insurer;
+SELECT grant_insurer('tap_insurer', :a) AS x \gset
+SELECT is(pg_temp.would_purge('registration_zone', :a, today_in_japan() + 1), 0::bigint, 'a prospective member stays until asked');
+SET ROLE tap_insurer;
+SELECT request_removal(:a, :'pibn') AS x \gset
+RESET ROLE;
+SELECT is(pg_temp.would_purge('registration_zone', :a, today_in_japan()), 0::bigint, '... asked today: removed by tomorrow''s purge');
+SELECT is(pg_temp.purge('registration_zone', :a, today_in_japan() + 1), 1::bigint, '... and it is');
+
 -- ---- deletion records ----------------------------------------------------------------------------------
 SELECT is((SELECT (data_class, insurer_id, row_count, event_from, event_to)::text FROM deletion_record
-           WHERE insurer_id = :b AND data_class = 'qualification' ORDER BY deletion_id DESC LIMIT 1),
+           WHERE insurer_id = :b AND data_class = 'qualification' AND event_from = '2019-01-31'),
           format('(qualification,%s,2,2019-01-31,2020-02-29)', :b), 'a deletion record: class, insurer, how many, the event range');
 SELECT is((SELECT count(*) FROM pg_attribute a WHERE a.attrelid = 'onshikaku.deletion_record'::regclass AND a.attnum > 0
            AND a.atttypid IN ('encrypted'::regtype, 'blind_index'::regtype, 'link_number'::regtype,
@@ -125,8 +158,11 @@ SELECT is((SELECT state FROM data_key WHERE insurer = '39131156' AND cohort = 20
           'the 2020 cohort key of insurer b is still there after the rows (destroyed by the procedure)');
 SELECT is((SELECT state FROM data_key WHERE insurer = '01130012' AND cohort = 2019), 'active', 'insurer a''s 2019 cohort key too');
 INSERT INTO purge_run (as_of, dry_run) VALUES ('2030-01-01', false) RETURNING run_id AS r \gset
-SELECT is((SELECT array_length(destroy_spent_keys(:r), 1)), 2,
-          'destroy_spent_keys(): the two cohort keys of insurer b, nothing left under them');
+SELECT destroy_spent_keys(:r) AS destroyed \gset
+SELECT is((SELECT array_agg(d.insurer::text || '/' || d.cohort ORDER BY d.insurer::text, d.cohort)
+           FROM data_key d WHERE d.key_id = ANY (:'destroyed'::integer[])),
+          ARRAY['01130012/2018', '39131156/2019', '39131156/2020'],
+          'destroy_spent_keys(): the cohort keys nothing is left under (a 2018, b 2019 and 2020)');
 SELECT is((SELECT state FROM data_key WHERE insurer = '01130012' AND cohort = 2019), 'active',
           'a key that still protects a row is kept');
 SELECT is(pg_temp.state_of(format('SELECT reveal(%L::encrypted, ''39131156'', ''qualification.my_number'', ''x'', ''x'')',
