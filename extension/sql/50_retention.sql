@@ -226,7 +226,13 @@ COMMENT ON TABLE onshikaku.purge_report IS
     '削除処理の結果: what a run removed (or, dry run, would remove), per class and insurer. A real run writes the same figures to the deletion records.';
 
 ALTER TABLE onshikaku.deletion_record ADD COLUMN run_id bigint;
-ALTER TABLE onshikaku.deletion_record ADD CONSTRAINT deletion_record_run_class_insurer UNIQUE (run_id, data_class, insurer_id);
+-- (NULLS NOT DISTINCT: national data, without an insurer, merge into one record per run and class)
+ALTER TABLE onshikaku.deletion_record
+    ADD CONSTRAINT deletion_record_run_class_insurer UNIQUE NULLS NOT DISTINCT (run_id, data_class, insurer_id);
+-- A: what a purge kept of a person's national data, and since when it counts
+ALTER TABLE onshikaku.person ADD COLUMN last_lost_on date;
+COMMENT ON COLUMN onshikaku.person.last_lost_on IS
+    '最終資格喪失日: set by the purge when it removed the person''s last insurer but had to keep national data (agency code, PMH-ID log) for their own rules or holds; later runs purge them from it.';
 COMMENT ON COLUMN onshikaku.deletion_record.run_id IS 'The purge run (onshikaku.purge_run) that wrote it.';
 
 -- Only the operator may alter or remove a deletion record (and the purge of
@@ -280,13 +286,37 @@ REVOKE EXECUTE ON FUNCTION onshikaku.report_purged(bigint, boolean, text, intege
 
 -- ---- the purge ------------------------------------------------------------------------------
 
+-- Whether the qualification rule lets a person's rows with an insurer go as
+-- of a day (every qualification lost, the last loss past both periods, no
+-- hold), and that last loss.
+CREATE FUNCTION onshikaku.person_purgeable(insurer_id integer, link onshikaku.link_number, as_of date,
+                                           OUT purgeable boolean, OUT last_loss date)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, onshikaku, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    r onshikaku.retention_rule := onshikaku.effective_rule('qualification');
+    open_rows boolean;
+BEGIN
+    SELECT bool_or(q.lost_on IS NULL), max(q.lost_on) INTO open_rows, last_loss
+    FROM onshikaku.qualification q WHERE q.insurer_id = $1 AND q.link_number = link AND NOT q.deleted;
+    purgeable := open_rows IS NOT NULL AND NOT open_rows
+                 AND as_of > onshikaku.retention_end(last_loss, r.period)
+                 AND as_of > onshikaku.retention_end(last_loss, coalesce(r.oqs_need_period, '0 days'))
+                 AND NOT onshikaku.is_held('qualification', $1,
+                                           (SELECT p.my_number_bi FROM onshikaku.person p WHERE p.link_number = link));
+END
+$$;
+COMMENT ON FUNCTION onshikaku.person_purgeable(integer, onshikaku.link_number, date) IS
+    'Internal: whether the qualification rule lets a person''s rows with an insurer be purged as of a day, and the person''s last loss date there (a dry run''s forecast of national data).';
+
 -- One batch of one class of one insurer (or of national data): at most
 -- batch_size people or rows, waiting at most lock_timeout for a lock.
 -- Returns the number of people or rows handled, or -1 when a lock could not
 -- be had in time (the caller moves on and comes back).
 CREATE FUNCTION onshikaku.purge_batch(run_id bigint, data_class text, insurer_id integer, as_of date,
-                                      dry_run boolean, batch_size integer, lock_timeout text)
-    RETURNS integer
+                                      dry_run boolean, batch_size integer, lock_timeout text, after text,
+                                      OUT n integer, OUT last_key text, OUT skipped integer)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, onshikaku, pg_temp
     SET plan_cache_mode = force_custom_plan
@@ -294,7 +324,6 @@ AS $$
 #variable_conflict use_variable
 DECLARE
     r onshikaku.retention_rule;
-    n integer := 0;
     k bigint;
     f date;
     t date;
@@ -309,6 +338,8 @@ DECLARE
     old_lock_timeout text;
 BEGIN
     PERFORM onshikaku.caller_check(NULL, 'onshikaku_admin');
+    n := 0;
+    skipped := 0;
     old_lock_timeout := current_setting('lock_timeout');
     PERFORM set_config('lock_timeout', lock_timeout, true);
     -- lets the purge (and only it: reset below) delete from append-only logs
@@ -323,14 +354,16 @@ BEGIN
         -- being enrolled right now are skipped) and the rule is checked again
         -- under the lock, on what is committed by then
         FOR pass IN 1 .. 2 LOOP
-            SELECT coalesce(array_agg(g.ibn), '{}'), coalesce(array_agg(g.link), '{}'), coalesce(array_agg(g.bi), '{}'),
-                   coalesce(array_agg(g.last_loss), '{}'), coalesce(sum(g.n), 0), min(g.first_loss), max(g.last_loss)
+            SELECT coalesce(array_agg(g.ibn ORDER BY g.ibn), '{}'), coalesce(array_agg(g.link ORDER BY g.ibn), '{}'),
+                   coalesce(array_agg(g.bi ORDER BY g.ibn), '{}'), coalesce(array_agg(g.last_loss ORDER BY g.ibn), '{}'),
+                   coalesce(sum(g.n), 0), min(g.first_loss), max(g.last_loss)
             INTO ibns, links, bis, losses, k, f, t
             FROM (SELECT z.insured_branch_number AS ibn, z.my_number_bi AS bi, z.link_number AS link,
                          min(q.lost_on) AS first_loss, max(q.lost_on) AS last_loss, count(*) AS n
                   FROM onshikaku.registration_zone z
                   JOIN onshikaku.qualification q ON q.insurer_id = ins AND q.insured_branch_number = z.insured_branch_number
                   WHERE z.insurer_id = ins AND (locked IS NULL OR z.insured_branch_number = ANY (locked))
+                    AND (after IS NULL OR z.insured_branch_number > after::onshikaku.insured_branch_number)
                   GROUP BY 1, 2, 3
                   HAVING bool_and(q.lost_on IS NOT NULL)
                      AND as_of > onshikaku.retention_end(max(q.lost_on), r.period)
@@ -338,14 +371,22 @@ BEGIN
                      AND NOT onshikaku.is_held('qualification', ins, z.my_number_bi)
                   ORDER BY 1
                   LIMIT batch_size) g;
+            -- the loop goes on after the last candidate considered (kept or not)
+            IF pass = 1 THEN
+                n := cardinality(ibns);
+                last_key := ibns[cardinality(ibns)]::text;
+            END IF;
             EXIT WHEN pass = 2 OR cardinality(ibns) = 0 OR dry_run;   -- a dry run counts, locks nothing
             SELECT coalesce(array_agg(x.insured_branch_number), '{}') INTO locked
             FROM (SELECT z.insured_branch_number FROM onshikaku.registration_zone z
                   WHERE z.insurer_id = ins AND z.insured_branch_number = ANY (ibns)
                   FOR UPDATE SKIP LOCKED) x;
         END LOOP;
-        n := cardinality(ibns);
-        IF n > 0 AND NOT dry_run THEN
+        IF NOT dry_run THEN
+            -- people being enrolled right now (locked) or back in qualification since
+            skipped := n - cardinality(ibns);
+        END IF;
+        IF cardinality(ibns) > 0 AND NOT dry_run THEN
             DELETE FROM onshikaku.card c USING onshikaku.qualification q
             WHERE c.insurer_id = ins AND q.insurer_id = ins AND q.insured_branch_number = ANY (ibns)
               AND c.qualification_id = q.qualification_id;
@@ -363,10 +404,17 @@ BEGIN
         END IF;
         PERFORM onshikaku.report_purged(run_id, dry_run, 'qualification', ins, k, f, t);
         -- the national data of the people no other insurer holds
+        -- (a dry run deleted nothing: it counts the other insurers whose rows of
+        -- the person this run would purge as gone too)
         FOR person IN
-            SELECT u.link, u.bi, u.last_loss FROM unnest(links, bis, losses) u(link, bi, last_loss)
+            SELECT u.link, u.bi,
+                   greatest(u.last_loss, (SELECT max(o.last_loss) FROM onshikaku.person_enrolment e,
+                                          LATERAL onshikaku.person_purgeable(e.insurer_id, u.link, as_of) o
+                                          WHERE e.link_number = u.link AND e.insurer_id <> ins)) AS last_loss
+            FROM unnest(links, bis, losses) u(link, bi, last_loss)
             WHERE NOT EXISTS (SELECT FROM onshikaku.person_enrolment e
-                              WHERE e.link_number = u.link AND e.insurer_id <> ins)
+                              WHERE e.link_number = u.link AND e.insurer_id <> ins
+                                AND NOT (dry_run AND (SELECT o.purgeable FROM onshikaku.person_purgeable(e.insurer_id, u.link, as_of) o)))
         LOOP
             PERFORM onshikaku.purge_person(run_id, dry_run, person.link, person.bi, person.last_loss);
         END LOOP;
@@ -428,6 +476,21 @@ BEGIN
         PERFORM onshikaku.report_purged(run_id, dry_run, 'registration_zone', ins, k, f, t);
         n := k;
 
+    ELSIF data_class = 'person' THEN
+        -- national data a purge had to keep when it removed a person's last
+        -- insurer (their own, longer rule, or a hold), looked at again
+        FOR person IN
+            SELECT p.link_number AS link, p.my_number_bi AS bi, p.last_lost_on AS last_loss FROM onshikaku.person p
+            WHERE p.last_lost_on IS NOT NULL
+              AND (after IS NULL OR p.link_number > after::onshikaku.link_number)
+              AND NOT EXISTS (SELECT FROM onshikaku.person_enrolment e WHERE e.link_number = p.link_number)
+            ORDER BY p.link_number LIMIT batch_size
+        LOOP
+            PERFORM onshikaku.purge_person(run_id, dry_run, person.link, person.bi, person.last_loss);
+            n := n + 1;
+            last_key := person.link::text;
+        END LOOP;
+
     ELSIF data_class = 'deletion_record' THEN
         SELECT count(*), min(d), max(d) INTO k, f, t FROM (
             SELECT (x.deleted_at AT TIME ZONE 'Asia/Tokyo')::date AS d FROM onshikaku.deletion_record x
@@ -443,14 +506,13 @@ BEGIN
         RAISE EXCEPTION 'unknown data class %', data_class USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM set_config('onshikaku.purging', 'off', true), set_config('lock_timeout', old_lock_timeout, true);
-    RETURN n;
 EXCEPTION WHEN lock_not_available THEN
     PERFORM set_config('onshikaku.purging', 'off', true), set_config('lock_timeout', old_lock_timeout, true);
-    RETURN -1;
+    n := -1;
 END
 $$;
-COMMENT ON FUNCTION onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text) IS
-    'Internal: one batch of CALL purge_expired(): at most batch_size expired people (qualification) or rows of one class of one insurer, deleted (or counted, dry run) in one transaction; -1 when a lock was not had within lock_timeout.';
+COMMENT ON FUNCTION onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text, text) IS
+    'Internal: one batch of CALL purge_expired(): at most batch_size expired people (qualification, keyset after the given 被保険者枝番) or rows of one class of one insurer, or people whose kept national data are due (person), deleted (or counted, dry run) in one transaction. n: candidates considered (-1: a lock was not had within lock_timeout); last_key: where the next batch starts; skipped: people left because they are being enrolled.';
 
 -- A person's national data (agency code, PMH-ID log, the person row) once no
 -- insurer holds any qualification of theirs.
@@ -492,16 +554,21 @@ BEGIN
             kept := true;
         END IF;
     END IF;
-    IF NOT kept AND NOT dry_run THEN
-        DELETE FROM onshikaku.person p WHERE p.link_number = link;
+    IF NOT dry_run THEN
+        IF kept THEN
+            UPDATE onshikaku.person p SET last_lost_on = last_loss WHERE p.link_number = link;
+        ELSE
+            DELETE FROM onshikaku.person p WHERE p.link_number = link;
+        END IF;
     END IF;
 END
 $$;
 COMMENT ON FUNCTION onshikaku.purge_person(bigint, boolean, onshikaku.link_number, onshikaku.blind_index, date) IS
     'Internal: the national data of a person no insurer holds any more: the agency code and the PMH-ID log when their rules have expired and no hold covers them, then the person row (link number, blind index).';
 REVOKE EXECUTE ON FUNCTION onshikaku.purge_person(bigint, boolean, onshikaku.link_number, onshikaku.blind_index, date),
-                  onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text) TO onshikaku_admin;
+                  onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text, text),
+                  onshikaku.person_purgeable(integer, onshikaku.link_number, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION onshikaku.purge_batch(bigint, text, integer, date, boolean, integer, text, text) TO onshikaku_admin;
 
 -- Destroy the cohort data keys nothing protected by them is left for.
 CREATE FUNCTION onshikaku.destroy_data_key(key_id integer) RETURNS boolean
@@ -595,26 +662,31 @@ DECLARE
     c text;
     i integer;
     n integer;
+    sk integer;
+    skipped bigint := 0;
+    last text;
     tries integer;
     deferred integer[];
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
         RAISE EXCEPTION 'batch_size must be positive' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- one purge at a time (per database)
+    IF NOT pg_try_advisory_lock(hashtext('onshikaku.purge_expired')) THEN
+        RAISE EXCEPTION 'another purge is running in this database' USING ERRCODE = 'lock_not_available';
+    END IF;
     IF resume THEN
         SELECT p.run_id, p.as_of INTO run, day FROM onshikaku.purge_run p
         WHERE p.status <> 'finished' AND p.dry_run = purge_expired.dry_run
-          AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = p.backend_pid AND a.pid <> pg_backend_pid()
-                          AND a.backend_start < p.started_at)
         ORDER BY p.run_id DESC LIMIT 1;
         IF NOT FOUND THEN
+            PERFORM pg_advisory_unlock(hashtext('onshikaku.purge_expired'));
             RAISE EXCEPTION 'no interrupted purge run to resume' USING ERRCODE = 'no_data_found';
         END IF;
         UPDATE onshikaku.purge_run SET status = 'running', backend_pid = pg_backend_pid() WHERE run_id = run;
     ELSE
         day := coalesce(as_of, onshikaku.today_in_japan());
-        UPDATE onshikaku.purge_run SET status = 'interrupted'
-        WHERE status = 'running' AND NOT EXISTS (SELECT FROM pg_stat_activity a WHERE a.pid = backend_pid);
+        UPDATE onshikaku.purge_run SET status = 'interrupted' WHERE status = 'running';
         INSERT INTO onshikaku.purge_run (as_of, dry_run) VALUES (day, purge_expired.dry_run) RETURNING run_id INTO run;
     END IF;
     COMMIT;
@@ -626,11 +698,15 @@ BEGIN
     FOREACH c IN ARRAY ARRAY['qualification', 'provision_log', 'identity_check', 'registration_zone'] LOOP
         deferred := '{}';
         FOR i IN SELECT insurer_id FROM onshikaku.insurer ORDER BY insurer_id LOOP
+            last := NULL;
             LOOP
-                n := onshikaku.purge_batch(run, c, i, day, purge_expired.dry_run, batch_size, lock_timeout);
+                SELECT b.n, b.last_key, b.skipped INTO n, last, sk
+                FROM onshikaku.purge_batch(run, c, i, day, purge_expired.dry_run, batch_size, lock_timeout, last) b;
                 COMMIT;
+                skipped := skipped + coalesce(sk, 0);
                 IF n = -1 THEN
                     deferred := deferred || i;
+                    EXIT;
                 END IF;
                 EXIT WHEN n < batch_size OR purge_expired.dry_run;
             END LOOP;
@@ -642,9 +718,12 @@ BEGIN
             PERFORM pg_sleep(0.1 * tries);
             i := deferred[1];
             deferred := deferred[2:];
+            last := NULL;
             LOOP
-                n := onshikaku.purge_batch(run, c, i, day, purge_expired.dry_run, batch_size, lock_timeout);
+                SELECT b.n, b.last_key, b.skipped INTO n, last, sk
+                FROM onshikaku.purge_batch(run, c, i, day, purge_expired.dry_run, batch_size, lock_timeout, last) b;
                 COMMIT;
+                skipped := skipped + coalesce(sk, 0);
                 IF n = -1 THEN
                     deferred := deferred || i;
                     EXIT;
@@ -656,13 +735,26 @@ BEGIN
             RAISE WARNING 'purge run %: % of insurers % were left for the next run (locks busy)', run, c, deferred;
         END IF;
     END LOOP;
-    n := onshikaku.purge_batch(run, 'deletion_record', NULL, day, purge_expired.dry_run, batch_size, lock_timeout);
+    IF skipped > 0 THEN
+        RAISE WARNING 'purge run %: % person(s) being enrolled left for the next run', run, skipped;
+    END IF;
+    -- national data kept earlier, now due
+    last := NULL;
+    LOOP
+        SELECT b.n, b.last_key INTO n, last
+        FROM onshikaku.purge_batch(run, 'person', NULL, day, purge_expired.dry_run, batch_size, lock_timeout, last) b;
+        COMMIT;
+        EXIT WHEN n < batch_size OR n = -1 OR purge_expired.dry_run;
+    END LOOP;
+    SELECT b.n INTO n
+    FROM onshikaku.purge_batch(run, 'deletion_record', NULL, day, purge_expired.dry_run, batch_size, lock_timeout, NULL) b;
     COMMIT;
     IF NOT purge_expired.dry_run THEN
         PERFORM onshikaku.destroy_spent_keys(run);
     END IF;
     UPDATE onshikaku.purge_run SET status = 'finished', finished_at = now() WHERE run_id = run;
     COMMIT;
+    PERFORM pg_advisory_unlock(hashtext('onshikaku.purge_expired'));
 END
 $$;
 COMMENT ON PROCEDURE onshikaku.purge_expired(date, boolean, integer, text, boolean, integer) IS

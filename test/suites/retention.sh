@@ -116,6 +116,69 @@ check "the ciphertext from the dump taken before the purge no longer decrypts (5
 check "the remaining people still decrypt" \
   "$(q "SELECT bool_and(onshikaku.reveal(my_number, '01130012', 'qualification.my_number', 't', 't') ~ '^[0-9]{12}\$') FROM onshikaku.qualification WHERE insurer_id = 1")" t
 
+# ---- national data across insurers and runs; a locked person; removing a purged insurer -------------
+psql -X -q -c "DROP DATABASE $db"
+psql -X -q -c "CREATE DATABASE $db"
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
+CREATE EXTENSION onshikaku;
+SET search_path = onshikaku, public;
+SELECT register_insurer('01130012', 'ret A', 'kyokai_kenpo');      -- 1
+SELECT register_insurer('39131156', 'ret B', 'koki_koreisha');     -- 2
+SELECT register_insurer('06131015', 'ret C', 'kenpo_kumiai');      -- 3
+-- two people with agency codes, lost 2015 (A); a third with A (lost 2014) and B (lost 2015)
+SELECT record_agency_code(1, (enroll_member(1, n::my_number, c, '2010-04-01', '1970-01-01', lost_on => l::date,
+                                            loss_reason => 1::smallint)).insured_branch_number, 'CODE-' || c)
+FROM (VALUES ('123456789018', '1', '2015-04-01'), ('621498320257', '2', '2015-05-01'),
+             ('100000000013', '3', '2014-04-01')) v(n, c, l);
+SELECT enroll_member(2, '100000000013', '3', '2014-06-01', '1970-01-01', lost_on => '2015-06-01', loss_reason => 1::smallint);
+-- insurer C: six expired people
+SELECT count(enroll_member(3, n::my_number, c, '2010-04-01', '1970-01-01', lost_on => '2015-04-01', loss_reason => 1::smallint))
+FROM (VALUES ('200000000026', '11'), ('300000000039', '12'), ('983205673214', '13'), ('410000000003', '14'),
+             ('420000000000', '15'), ('430000000004', '16')) v(n, c)
+WHERE onshikaku.my_number_is_valid(n);
+SELECT set_retention_period('agency_code', '5 years', '10 years');
+SQL
+psql -X -q -d "$db" -c "CALL onshikaku.purge_expired('2021-01-01', dry_run => true)" >/dev/null 2>&1
+check "dry run: a person with two insurers, both purgeable, counts as one agency code kept for its own rule" \
+  "$(q "SELECT string_agg(data_class || ':' || insurer_id || ':' || row_count, ',' ORDER BY data_class, insurer_id) FROM onshikaku.purge_report WHERE run_id = (SELECT max(run_id) FROM onshikaku.purge_run)")" \
+  "qualification:1:3,qualification:2:1,qualification:3:$(q 'SELECT count(*) FROM onshikaku.qualification WHERE insurer_id = 3')"
+psql -X -q -d "$db" -c "CALL onshikaku.purge_expired('2021-01-01')" >/dev/null 2>&1
+check "2021: every qualification gone, the agency codes kept (OQS need period 10 years)" \
+  "$(q "SELECT (SELECT count(*) FROM onshikaku.qualification) || ':' || (SELECT count(*) FROM onshikaku.agency_code) || ':' || (SELECT count(*) FROM onshikaku.person)")" "0:3:3"
+psql -X -q -d "$db" -c "CALL onshikaku.purge_expired('2026-01-01', dry_run => true)" >/dev/null 2>&1
+check "dry run 2026: the kept agency codes are due (a later run looks at them again)" \
+  "$(q "SELECT string_agg(data_class || ':' || insurer_id || ':' || row_count, ',') FROM onshikaku.purge_report WHERE run_id = (SELECT max(run_id) FROM onshikaku.purge_run)")" "agency_code:0:3"
+psql -X -q -d "$db" -c "CALL onshikaku.purge_expired('2026-01-01')" >/dev/null 2>&1
+check "2026: the agency codes and the people are gone" \
+  "$(q "SELECT (SELECT count(*) FROM onshikaku.agency_code) || ':' || (SELECT count(*) FROM onshikaku.person)")" "0:0"
+check "one deletion record for the national class of the run (not one per person)" \
+  "$(q "SELECT string_agg(row_count || ':' || event_from || ':' || event_to, ',') FROM onshikaku.deletion_record WHERE data_class = 'agency_code'")" \
+  "3:2015-04-01:2015-06-01"
+check "an insurer whose people were all purged can be removed (its card 枝番 were only tombstones)" \
+  "$(q "SELECT onshikaku.remove_insurer(3)")" ""
+psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<'SQL'
+SET search_path = onshikaku, public;
+SELECT count(enroll_member(1, n::my_number, c, '2010-04-01', '1970-01-01', lost_on => '2015-04-01', loss_reason => 1::smallint))
+FROM (VALUES ('123456789018', '21'), ('621498320257', '22'), ('100000000013', '23'), ('200000000026', '24'),
+             ('300000000039', '25'), ('983205673214', '26')) v(n, c);
+SQL
+# one person's registration is locked (an enrolment under way) while the purge runs with small batches
+psql -X -q -d "$db" -c "BEGIN; SELECT 1 FROM onshikaku.registration_zone ORDER BY insured_branch_number LIMIT 1 FOR UPDATE; SELECT pg_sleep(3); COMMIT;" >/dev/null 2>&1 &
+sleep 0.5
+warn=$(psql -X -q -d "$db" -c "CALL onshikaku.purge_expired('2030-01-01', batch_size => 2)" 2>&1)
+wait
+check "a person being enrolled is skipped, the others of the insurer still go" \
+  "$(q "SELECT count(*) FROM onshikaku.qualification WHERE insurer_id = 1")" 1
+if echo "$warn" | grep -q "being enrolled left for the next run"; then ok "... with a warning"; else not_ok "... with a warning" "$warn"; fi
+psql -X -q -d "$db" -c "CALL onshikaku.purge_expired('2030-01-01')" >/dev/null 2>&1
+check "the next run takes the skipped person" "$(q "SELECT count(*) FROM onshikaku.qualification")" 0
+# one purge at a time
+psql -X -q -d "$db" -c "SELECT pg_advisory_lock(hashtext('onshikaku.purge_expired')); SELECT pg_sleep(2);" >/dev/null 2>&1 &
+sleep 0.5
+check "a second purge while one runs: 55P03" \
+  "$(psql -X -q -At -v VERBOSITY=sqlstate -d "$db" -c "CALL onshikaku.purge_expired('2030-01-01')" 2>&1 | grep -oE '[0-9A-Z]{5}' | tail -1)" 55P03
+wait
+
 psql -X -q -c "DROP DATABASE $db"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
