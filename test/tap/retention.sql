@@ -15,7 +15,7 @@ CREATE FUNCTION pg_temp.would_purge(data_class text, insurer integer, as_of date
 DECLARE run bigint; n bigint;
 BEGIN
     INSERT INTO onshikaku.purge_run (as_of, dry_run) VALUES (as_of, true) RETURNING run_id INTO run;
-    PERFORM onshikaku.purge_batch(run, data_class, insurer, as_of, true, 100000, '1s');
+    PERFORM onshikaku.purge_batch(run, data_class, insurer, as_of, true, 100000, '1s', NULL);
     SELECT coalesce(sum(row_count), 0) INTO n FROM onshikaku.purge_report r WHERE r.run_id = run AND r.data_class = $1;
     RETURN n;
 END $$;
@@ -23,7 +23,7 @@ CREATE FUNCTION pg_temp.purge(data_class text, insurer integer, as_of date) RETU
 DECLARE run bigint; n bigint;
 BEGIN
     INSERT INTO onshikaku.purge_run (as_of, dry_run) VALUES (as_of, false) RETURNING run_id INTO run;
-    PERFORM onshikaku.purge_batch(run, data_class, insurer, as_of, false, 100000, '1s');
+    PERFORM onshikaku.purge_batch(run, data_class, insurer, as_of, false, 100000, '1s', NULL);
     SELECT coalesce(sum(row_count), 0) INTO n FROM onshikaku.purge_report r WHERE r.run_id = run AND r.data_class = $1;
     RETURN n;
 END $$;
