@@ -892,9 +892,11 @@ COMMENT ON TYPE onshikaku.pmh_answer IS 'The answer to the PMH gateway: (outcome
 CREATE FUNCTION onshikaku.issue_pmh_id(my_number text) RETURNS onshikaku.pmh_answer
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, onshikaku, pg_temp
+    SET plan_cache_mode = force_custom_plan
 AS $$
 #variable_conflict use_variable
 DECLARE
+    ins integer;
     bi onshikaku.blind_index;
     link onshikaku.link_number;
     id onshikaku.pmh_id;
@@ -915,10 +917,13 @@ BEGIN
     END LOOP;
     UPDATE onshikaku.person p SET pmh_id = id, pmh_issued_at = now() WHERE p.link_number = link;
     INSERT INTO onshikaku.pmh_issuance_log (link_number, pmh_id) VALUES (link, id);
-    -- the qualification rows carry the PMH-ID to the OQS feed
-    UPDATE onshikaku.qualification q SET pmh_id = id, updated_at = now()
-    WHERE q.insurer_id IN (SELECT pe.insurer_id FROM onshikaku.person_enrolment pe WHERE pe.link_number = link)
-      AND q.link_number = link;
+    -- the qualification rows carry the PMH-ID to the OQS feed: one insurer at
+    -- a time, so that each statement is planned for (and locks) one partition
+    -- (an IN (subquery) would plan and lock all 3,500)
+    FOR ins IN SELECT pe.insurer_id FROM onshikaku.person_enrolment pe WHERE pe.link_number = link LOOP
+        UPDATE onshikaku.qualification q SET pmh_id = id, updated_at = now()
+        WHERE q.insurer_id = ins AND q.link_number = link;
+    END LOOP;
     RETURN ROW('issued', my_number, id)::onshikaku.pmh_answer;
 END
 $$;
