@@ -87,6 +87,7 @@ else
 fi
 
 for old in extension/released/onshikaku--*.sql; do
+  case "$(basename "$old")" in onshikaku--*--*.sql) continue ;; esac   # upgrade scripts, not versions
   [ -e "$old" ] || continue
   v=$(basename "$old" .sql); v=${v#onshikaku--}
   [ "$v" = "$current" ] && continue
