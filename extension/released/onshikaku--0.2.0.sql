@@ -3019,6 +3019,9 @@ CREATE FUNCTION onshikaku.today_in_japan() RETURNS date
 AS $$ SELECT (now() AT TIME ZONE 'Asia/Tokyo')::date $$;
 COMMENT ON FUNCTION onshikaku.today_in_japan() IS 'The current calendar day in Asia/Tokyo.';
 
+-- the purge looks up a person's PMH-ID log rows by link number
+CREATE INDEX pmh_issuance_log_link ON onshikaku.pmh_issuance_log (link_number);
+
 -- ---- holds --------------------------------------------------------------------------------
 
 CREATE TABLE onshikaku.retention_hold (
@@ -3663,7 +3666,7 @@ BEGIN
     IF NOT purge_expired.dry_run THEN
         PERFORM onshikaku.destroy_spent_keys(run);
     END IF;
-    UPDATE onshikaku.purge_run SET status = 'finished', finished_at = now() WHERE run_id = run;
+    UPDATE onshikaku.purge_run SET status = 'finished', finished_at = clock_timestamp() WHERE run_id = run;
     COMMIT;
     PERFORM pg_advisory_unlock(hashtext('onshikaku.purge_expired'));
 END
