@@ -24,7 +24,8 @@
 #      the time, then half of the time (50 ms busy, 50 ms asleep): what any CPU-bound session costs
 #      pgbench on this machine;
 #   5. CALL onshikaku.purge_expired() with every default (as of today in Japan, batch_size 1000,
-#      lock_timeout 1s) as bench_ret_admin (member of onshikaku_admin only), in the background,
+#      lock_timeout 1s, duty 0.5: a pause after each batch as long as the batch; BENCH_DUTY sets
+#      another) as bench_ret_admin (member of onshikaku_admin only), in the background,
 #      while pgbench runs back-to-back rounds of BENCH_SECONDS; a round counts as "during the
 #      purge" when the purge was running from its start to its end (the round the purge ends in
 #      is shown but not counted).  The CALL's duration is the client's, from start to psql's return.
@@ -37,10 +38,8 @@
 #      explain the cost (with BENCH_PMH_LOG rows put in the PMH-ID log for the last one);
 #   8. summary: purge rate (qualification rows/s, people/s), TPS medians, the ratio (target 0.7).
 #
-# The pgbench rounds cannot alternate with rounds without a purge while the purge runs: a CALL
-# cannot be paused, and an interrupted run resumed (resume => true) starts again from the first
-# insurer, scanning every insurer it has already done.  So the rounds without a purge bracket it:
-# BENCH_ROUNDS before and BENCH_ROUNDS after; their median (all of them) is the baseline.
+# The rounds without a purge bracket it, BENCH_ROUNDS before and BENCH_ROUNDS after; their median
+# (all of them) is the baseline.
 #
 # Data, per insurer k (registered as insurer_id id_lo + k), rows n = 0 .. per-1 (per =
 # BENCH_ROWS / BENCH_INSURERS, exp = BENCH_EXPIRED / BENCH_INSURERS, mov = exp * BENCH_MOVERS /
@@ -58,7 +57,7 @@
 #
 #   usage: test/bench/run.sh test/bench/retention.sh
 #   env:   BENCH_ROWS (5000000), BENCH_EXPIRED (1000000), BENCH_INSURERS (100), BENCH_SECONDS (30),
-#          BENCH_ROUNDS (3), BENCH_MOVERS (20: percent of the expired rows held by people with two
+#          BENCH_ROUNDS (3), BENCH_DUTY (the purge's duty; unset: its default), BENCH_MOVERS (20: percent of the expired rows held by people with two
 #          expired qualifications, at two insurers), BENCH_CHUNK (10000 members per enroll_members
 #          call), BENCH_LOADERS (2 parallel sessions), BENCH_PERF (1), BENCH_PMH_LOG (200000 rows,
 #          for the PMH-ID log plan of 7.; 0: skip), BENCH_ALONGSIDE (1; 0: no pgbench during the
@@ -78,6 +77,8 @@ chunk=${BENCH_CHUNK:-10000}
 loaders=${BENCH_LOADERS:-2}
 want_perf=${BENCH_PERF:-1}
 pmh_log=${BENCH_PMH_LOG:-200000}
+# BENCH_DUTY: the purge's duty argument (unset: the procedure's default, 0.5)
+purge_args=${BENCH_DUTY:+duty => $BENCH_DUTY}
 per=$((rows / insurers))
 exp=$((expired / insurers))
 mov=$((exp * movers_pct / 200))
@@ -324,11 +325,9 @@ echo "DRY RUN: $(secs_of $t_dry) s, counts $dry qualification rows to purge (exp
 fig 'dry run s' "$(secs_of $t_dry)" s
 
 # The candidate query of purge_batch() (extension/sql/50_retention.sql), as a custom plan sees it
-# for INSURER, after the 被保険者枝番 AFTER (a psql expression; NULL for an insurer's first batch),
-# with or without its hold check (HOLD 1/0)
-cand_sql() {   # INSURER AFTER HOLD
-  local hold=""
-  [ "$3" = 1 ] && hold="AND NOT onshikaku.is_held('qualification', $1, z.my_number_bi)"
+# for INSURER, after the 被保険者枝番 AFTER (a psql expression; NULL for an insurer's first batch):
+# the keyset bounds both tables, the holds are an array read once per batch (none here)
+cand_sql() {   # INSURER AFTER
   cat <<SQL
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON)
 SELECT coalesce(array_agg(g.ibn ORDER BY g.ibn), '{}'), coalesce(sum(g.n), 0)
@@ -336,12 +335,12 @@ FROM (SELECT z.insured_branch_number AS ibn, z.my_number_bi AS bi, z.link_number
              min(q.lost_on) AS first_loss, max(q.lost_on) AS last_loss, count(*) AS n
       FROM onshikaku.registration_zone z
       JOIN onshikaku.qualification q ON q.insurer_id = $1 AND q.insured_branch_number = z.insured_branch_number
-      WHERE z.insurer_id = $1 AND ($2 IS NULL OR z.insured_branch_number > $2)
+      WHERE z.insurer_id = $1 AND ($2 IS NULL OR (z.insured_branch_number > $2 AND q.insured_branch_number > $2))
       GROUP BY 1, 2, 3
       HAVING bool_and(q.lost_on IS NOT NULL)
          AND onshikaku.today_in_japan() > onshikaku.retention_end(max(q.lost_on), '5 years')
          AND onshikaku.today_in_japan() > onshikaku.retention_end(max(q.lost_on), '5 years')
-         $hold
+         AND NOT coalesce(z.my_number_bi = ANY ('{}'::onshikaku.blind_index[]), false)
       ORDER BY 1 LIMIT 1000) g;
 SQL
 }
@@ -415,12 +414,12 @@ done
 mid=$((id_lo + insurers / 2))
 echo
 echo "-- plans before the purge, insurer $mid: the candidates of its first batch, then of a batch that starts"
-echo "   after the median 被保険者枝番 (keyset): the registrations are read from there on, but the insurer's"
-echo "   qualification rows from its first one (the key bounds z only, not q, which the join reads in full)"
+echo "   after the median 被保険者枝番 (keyset): both tables are read from there on, so a batch reads about"
+echo "   its own size however large the insurer"
 { echo 'SET search_path = pg_catalog, onshikaku;'
   echo "SELECT insured_branch_number AS after FROM onshikaku.registration_zone WHERE insurer_id = $mid ORDER BY 1 OFFSET $((per / 2)) LIMIT 1 \\gset"
-  cand_sql "$mid" 'NULL::onshikaku.insured_branch_number' 1
-  cand_sql "$mid" ":'after'::onshikaku.insured_branch_number" 1
+  cand_sql "$mid" 'NULL::onshikaku.insured_branch_number'
+  cand_sql "$mid" ":'after'::onshikaku.insured_branch_number"
 } | q -P footer=off | cut -c1-200
 
 # ---- 5. the purge --------------------------------------------------------------------------------
@@ -430,12 +429,11 @@ q -P footer=off -c "SELECT p.oid::regprocedure AS procedure, pg_get_function_arg
                     FROM pg_proc p WHERE p.oid = 'onshikaku.purge_expired'::regproc"
 val 'SELECT pg_stat_reset()' >/dev/null
 t_purge0=$(now_ms)
-# the CALL's duration is taken by the client when psql returns (purge_run.finished_at is the start of
-# the run's last transaction, which still destroys the spent keys: see 7.)
+# the CALL's duration is taken by the client when psql returns
 (
   rc=0
   PGAPPNAME=bench_ret_purge psql -X -q -v ON_ERROR_STOP=1 -d "$db" -U bench_ret_admin \
-    -c 'CALL onshikaku.purge_expired()' > "$work/purge.out" 2>&1 || rc=$?
+    -c "CALL onshikaku.purge_expired($purge_args)" > "$work/purge.out" 2>&1 || rc=$?
   now_ms > "$work/purge_end"
   exit "$rc"
 ) &
@@ -581,13 +579,11 @@ fig 'purge with nothing to remove s' "$(secs_of $t_empty)" s
 echo
 echo "-- plans after the purge, insurer $mid (custom plans, as purge_batch() runs them; holds: none)"
 echo "   the first (and last) batch of an insurer with nothing to remove, as in every nightly run: every"
-echo "   registration is read, and is_held() is called for each (the planner moves it from HAVING to the"
-echo "   scan, as it refers to a grouping column only); then the same without the hold check"
+echo "   registration is read (the holds are an array read once per batch)"
 { echo 'SET search_path = pg_catalog, onshikaku;'
-  cand_sql "$mid" 'NULL::onshikaku.insured_branch_number' 1
-  cand_sql "$mid" 'NULL::onshikaku.insured_branch_number' 0
+  cand_sql "$mid" 'NULL::onshikaku.insured_branch_number'
 } | q -P footer=off | cut -c1-200
-echo "   pass 2 of a batch: the same, for the 1,000 people just locked (z.insured_branch_number = ANY (locked));"
+echo "   pass 2 of a batch: the same, for the 1,000 people just locked (= ANY (locked) on both tables);"
 echo "   then the card 枝番 records of those people (the UPDATE of purge_batch(), rolled back)"
 q -P footer=off <<SQL | cut -c1-240
 SET search_path = pg_catalog, onshikaku;
@@ -601,11 +597,12 @@ FROM (SELECT z.insured_branch_number AS ibn, z.my_number_bi AS bi, z.link_number
       FROM onshikaku.registration_zone z
       JOIN onshikaku.qualification q ON q.insurer_id = $mid AND q.insured_branch_number = z.insured_branch_number
       WHERE z.insurer_id = $mid AND z.insured_branch_number = ANY (:'locked'::onshikaku.insured_branch_number[])
+        AND q.insured_branch_number = ANY (:'locked'::onshikaku.insured_branch_number[])
       GROUP BY 1, 2, 3
       HAVING bool_and(q.lost_on IS NOT NULL)
          AND onshikaku.today_in_japan() > onshikaku.retention_end(max(q.lost_on), '5 years')
          AND onshikaku.today_in_japan() > onshikaku.retention_end(max(q.lost_on), '5 years')
-         AND NOT onshikaku.is_held('qualification', $mid, z.my_number_bi)
+         AND NOT coalesce(z.my_number_bi = ANY ('{}'::onshikaku.blind_index[]), false)
       ORDER BY 1 LIMIT 1000) g;
 BEGIN;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON)
@@ -614,7 +611,7 @@ WHERE b.insurer_id = $mid AND b.link_number = ANY (:'links'::onshikaku.link_numb
 ROLLBACK;
 SQL
 if [ "$pmh_log" -gt 0 ]; then
-  echo "   the PMH-ID log lookup purge_person() makes for every person it removes, with $pmh_log log rows"
+  echo "   the PMH-ID log lookup purge_people() makes for the people it removes, with $pmh_log log rows"
   echo "   (inserted here for living people as superuser; the benchmark's data has none, so the purge above did not pay this)"
   q -P footer=off <<SQL
 SET client_min_messages = warning;

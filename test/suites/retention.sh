@@ -70,6 +70,20 @@ check "dry run: 100 expired people per insurer, and their national data" "$dry" 
 check "dry run: nothing deleted" "$(q 'SELECT count(*) FROM onshikaku.qualification')" 600
 check "dry run: no deletion record" "$(q 'SELECT count(*) FROM onshikaku.deletion_record')" 0
 
+# a dry run stopped after insurer 1 (as its position says) resumes at insurer 2: insurer 1 is not
+# counted twice (a resumed run used to start again at the first insurer)
+q "WITH r AS (INSERT INTO onshikaku.purge_run (as_of, dry_run, status, resume_class, resume_insurer)
+              VALUES ('2025-06-01', true, 'interrupted', 'qualification', 2) RETURNING run_id)
+   INSERT INTO onshikaku.purge_report (run_id, data_class, insurer_id, row_count, event_from, event_to)
+   SELECT run_id, 'qualification', 1, 100, '2015-04-01', '2015-04-01' FROM r" >/dev/null
+psql -X -q -d "$db" -U ret_operator -c "CALL onshikaku.purge_expired(dry_run => true, resume => true)" 2>&1 | grep -v '^$'
+check "a resumed dry run starts where it stopped: the same figures as an uninterrupted one" \
+  "$(q "SELECT string_agg(data_class || ':' || insurer_id || ':' || row_count, ',' ORDER BY data_class, insurer_id)
+        FROM onshikaku.purge_report WHERE run_id = (SELECT max(run_id) FROM onshikaku.purge_run)")" "$dry"
+check "pacing: duty must be in (0, 1] (22023)" \
+  "$(psql -X -q -At -v VERBOSITY=sqlstate -d "$db" -U ret_operator -c "CALL onshikaku.purge_expired(duty => 0)" 2>&1 | grep -oE '[0-9A-Z]{5}' | tail -1):$(psql -X -q -At -v VERBOSITY=sqlstate -d "$db" -U ret_operator -c "CALL onshikaku.purge_expired(duty => 1.5)" 2>&1 | grep -oE '[0-9A-Z]{5}' | tail -1)" \
+  "22023:22023"
+
 # ---- an interrupted run, resumed ------------------------------------------------------------------
 # a statement_timeout stops the run after a few committed batches
 PGOPTIONS='-c statement_timeout=150' psql -X -q -d "$db" -U ret_operator \
@@ -78,6 +92,8 @@ left=$(q "SELECT count(*) FROM onshikaku.qualification WHERE lost_on = '2015-04-
 if [ "$left" -gt 0 ] && [ "$left" -lt 200 ]; then ok "interrupted run: some batches committed ($((200 - left)) of 200 gone)";
 else not_ok "interrupted run: some batches committed" "left: $left"; fi
 check "interrupted run: not finished" "$(q "SELECT status FROM onshikaku.purge_run ORDER BY run_id DESC LIMIT 1")" running
+check "interrupted run: where it stopped is recorded" \
+  "$(q "SELECT resume_class IS NOT NULL FROM onshikaku.purge_run ORDER BY run_id DESC LIMIT 1")" t
 psql -X -q -d "$db" -U ret_operator -c "CALL onshikaku.purge_expired(resume => true, batch_size => 5)" 2>&1 | grep -v '^$'
 check "resumed: the same run finished" \
   "$(q "SELECT count(*) || ':' || max(status) FROM onshikaku.purge_run WHERE NOT dry_run")" "1:finished"

@@ -2,7 +2,7 @@
 -- destruction, one batch at a time (onshikaku.purge_batch: the procedure
 -- purge_expired() commits, so it is tested by test/suites/retention.sh).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(47);
+SELECT plan(50);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -168,6 +168,18 @@ SELECT is((SELECT state FROM data_key WHERE insurer = '01130012' AND cohort = 20
 SELECT is(pg_temp.state_of(format('SELECT reveal(%L::encrypted, ''39131156'', ''qualification.my_number'', ''x'', ''x'')',
                                   (SELECT my_number::text FROM qualification_copy))), '55000',
           'a ciphertext kept from before the purge no longer decrypts (its key is destroyed)');
+
+-- ---- pacing ------------------------------------------------------------------------------------
+-- after a batch of 200 ms, duty 0.5 pauses 200 ms, duty 0.8 50 ms, duty 1 not at all
+CREATE FUNCTION pg_temp.pause_ms(took interval, duty real) RETURNS double precision LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN
+    PERFORM onshikaku.purge_pause(clock_timestamp() - took, duty);
+    RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
+END $$;
+SELECT ok(pg_temp.pause_ms('200 ms', 0.5) BETWEEN 195 AND 1000, 'pacing: duty 0.5 pauses as long as the batch took');
+SELECT ok(pg_temp.pause_ms('200 ms', 0.8) BETWEEN 45 AND 190, 'pacing: duty 0.8 pauses a quarter of it');
+SELECT ok(pg_temp.pause_ms('200 ms', 1) < 20, 'pacing: duty 1 does not pause');
 
 SELECT * FROM finish();
 ROLLBACK;
