@@ -5,8 +5,7 @@
  *
  * The hot path of the system (about 2 billion visits a year): one index
  * scan of the insurer's qualification partition by (記号, 番号, 枝番), one
- * of its card partition by qualification (index-only when the page is
- * all-visible), no planner and no executor.  It
+ * of its card partition by qualification, no planner and no executor.  It
  * answers for every insurer (OQS is national), so there is no isolation
  * predicate; the right to call it is membership in onshikaku_oqs_feed of
  * the outer user (SET ROLE or the session user), as for every flow.
@@ -21,15 +20,12 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "access/visibilitymap.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "storage/bufmgr.h"
-#include "storage/predicate.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -195,31 +191,8 @@ within(DateADT d, bool from_null, DateADT from, bool to_null, DateADT to)
 }
 
 /*
- * Where each card column is in the card_qualification index of a partition
- * (its INCLUDE columns), 0 when it is not: read from the index tuple when
- * the heap page is all-visible, as an index-only scan does.
- */
-static void
-index_positions(Relation index, const AttrNumber *heap_atts, int n, int *pos)
-{
-	for (int i = 0; i < n; i++)
-	{
-		pos[i] = 0;
-		for (int j = 0; j < index->rd_index->indnatts; j++)
-			if (index->rd_index->indkey.values[j] == heap_atts[i])
-				pos[i] = j + 1;
-	}
-}
-
-/*
  * The cards of a qualification valid on a date: copy the answer items of
  * each kind into values/nulls (the consent-only ones when consent).
- *
- * The answer without consent (kind, validity, recall, copay ratio) is in
- * the index (INCLUDE columns), so on an all-visible page the card's heap
- * page is not read: one page less per confirmation, the one most often
- * missing from shared buffers.  The consent-only items of 限度額 and
- * 特定疾病 certificates come from the heap.
  */
 static void
 read_cards(int32 insurer_id, int64 qualification_id, DateADT on, bool consent,
@@ -233,12 +206,6 @@ read_cards(int32 insurer_id, int64 qualification_id, DateADT on, bool consent,
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
-	Buffer		vmbuffer = InvalidBuffer;
-	AttrNumber	heap_atts[K_COUNT];
-	int			ipos[K_COUNT];
-	Datum		ivalues[INDEX_MAX_KEYS];
-	bool		inulls[INDEX_MAX_KEYS];
-	ItemPointer tid;
 	Oid			parent = osk_relation_oid("card");
 
 	if (!OidIsValid(p->heap))
@@ -250,78 +217,26 @@ read_cards(int32 insurer_id, int64 qualification_id, DateADT on, bool consent,
 	}
 	heap = table_open(p->heap, AccessShareLock);
 	index = index_open(p->index, AccessShareLock);
-	for (int i = 0; i < K_COUNT; i++)
-		heap_atts[i] = p->attmap[katts[i]];
-	index_positions(index, heap_atts, K_COUNT, ipos);
 	ScanKeyEntryInitialize(&keys[0], 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT4EQ, Int32GetDatum(insurer_id));
 	ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT8EQ, Int64GetDatum(qualification_id));
 	slot = table_slot_create(heap, NULL);
 	scan = index_beginscan(heap, index, GetActiveSnapshot(), 2, 0);
-	scan->xs_want_itup = true;
 	index_rescan(scan, keys, 2, NULL, 0);
-	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		Datum		k[K_COUNT];
 		bool		kn[K_COUNT];
-		bool		from_heap;
 		char	   *kind;
 
-		/* as nodeIndexonlyscan.c: the heap only when the page may hold invisible rows */
-		from_heap = !VM_ALL_VISIBLE(heap, ItemPointerGetBlockNumber(tid), &vmbuffer);
-		if (from_heap)
-		{
-			if (!index_fetch_heap(scan, slot))
-				continue;
-		}
-		else
-		{
-			PredicateLockPage(heap, ItemPointerGetBlockNumber(tid), GetActiveSnapshot());
-			index_deform_tuple(scan->xs_itup, scan->xs_itupdesc, ivalues, inulls);
-		}
 		for (int i = 0; i < K_COUNT; i++)
-		{
-			if (from_heap || ipos[i] == 0)
-			{
-				/* a column the index does not carry: wanted only with consent, read below */
-				k[i] = from_heap ? slot_getattr(slot, heap_atts[i], &kn[i]) : (Datum) 0;
-				kn[i] = from_heap ? kn[i] : true;
-			}
-			else
-			{
-				k[i] = ivalues[ipos[i] - 1];
-				kn[i] = inulls[ipos[i] - 1];
-			}
-		}
-		if (ipos[K_KIND] == 0 || ipos[K_FROM] == 0 || ipos[K_TO] == 0 ||
-			ipos[K_RECALLED] == 0 || ipos[K_COPAY] == 0)
-		{
-			/* an index without the answer columns (an older install): the heap */
-			if (!from_heap)
-			{
-				if (!index_fetch_heap(scan, slot))
-					continue;
-				for (int i = 0; i < K_COUNT; i++)
-					k[i] = slot_getattr(slot, heap_atts[i], &kn[i]);
-				from_heap = true;
-			}
-		}
+			k[i] = slot_getattr(slot, p->attmap[katts[i]], &kn[i]);
 		if (!within(on, kn[K_FROM], DatumGetDateADT(k[K_FROM]), kn[K_TO], DatumGetDateADT(k[K_TO])))
 			continue;
 		if (!kn[K_RECALLED] && DatumGetDateADT(k[K_RECALLED]) <= on)
 			continue;
 		kind = DatumGetCString(DirectFunctionCall1(enum_out, k[K_KIND]));
-		if (consent && !from_heap &&
-			(strcmp(kind, "limit_certificate") == 0 || strcmp(kind, "specific_disease") == 0))
-		{
-			/* the consent-only items are not in the index */
-			if (!index_fetch_heap(scan, slot))
-				continue;
-			for (int i = 0; i < K_COUNT; i++)
-				if (ipos[i] == 0)
-					k[i] = slot_getattr(slot, heap_atts[i], &kn[i]);
-		}
 		if (strcmp(kind, "insurance_card") == 0 || strcmp(kind, "elderly_recipient") == 0)
 		{
 			/* the 高齢受給者証 ratio, when there is one, is the one that applies */
@@ -352,8 +267,6 @@ read_cards(int32 insurer_id, int64 qualification_id, DateADT on, bool consent,
 			nulls[C_DISEASE_LIMIT] = kn[K_COPAY_LIMIT];
 		}
 	}
-	if (BufferIsValid(vmbuffer))
-		ReleaseBuffer(vmbuffer);
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);

@@ -352,9 +352,7 @@ CREATE TABLE onshikaku.card (
     PRIMARY KEY (insurer_id, card_id),
     CHECK (valid_to IS NULL OR valid_from IS NULL OR valid_to >= valid_from)
 ) PARTITION BY LIST (insurer_id);
--- INCLUDE: what a confirmation answers without consent, so that it reads no card heap page
-CREATE INDEX card_qualification ON onshikaku.card (insurer_id, qualification_id)
-    INCLUDE (kind, valid_from, valid_to, recalled_on, copay_ratio);
+CREATE INDEX card_qualification ON onshikaku.card (insurer_id, qualification_id);
 COMMENT ON TABLE onshikaku.card IS
     '証情報: 被保険者証等, 高齢受給者証, 限度額適用認定証 and 特定疾病療養受療証 of a qualification, with issue, validity and recall dates. No foreign key to qualification: with 3,500 partitions, attaching a partition with one would lock and plan over every qualification partition; the flows write both in one transaction and the purge removes both.';
 CREATE SEQUENCE onshikaku.card_id_seq;

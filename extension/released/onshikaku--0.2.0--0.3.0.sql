@@ -1,14 +1,7 @@
--- onshikaku 0.2.0 -> 0.3.0: confirmation by card without the card heap
--- (issue 5); the retention purge paced, resumable where it stopped, and
--- set-based for national data (issue 6).  Written by hand; the
+-- onshikaku 0.2.0 -> 0.3.0: the retention purge paced, resumable where it
+-- stopped, and set-based for national data (issue 6).  Written by hand; the
 -- upgrade suite checks that the result equals a fresh install of 0.3.0.
 \echo Use "ALTER EXTENSION onshikaku UPDATE" to load this file. \quit
-
--- confirmation by card reads the card's answer from the index (confirmation.c)
-DROP INDEX onshikaku.card_qualification;
--- INCLUDE: what a confirmation answers without consent, so that it reads no card heap page
-CREATE INDEX card_qualification ON onshikaku.card (insurer_id, qualification_id)
-    INCLUDE (kind, valid_from, valid_to, recalled_on, copay_ratio);
 
 -- where a resumed run starts again
 ALTER TABLE onshikaku.purge_run
