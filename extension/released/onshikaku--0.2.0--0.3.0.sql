@@ -16,6 +16,13 @@ COMMENT ON COLUMN onshikaku.purge_run.resume_key IS
     '再開位置: in resume_insurer, the 被保険者枝番 (or, for national data, the 紐付番号) up to which the run is done; NULL: none yet.';
 COMMENT ON COLUMN onshikaku.purge_run.resume_deferred IS '再試行待ち: insurers of resume_class whose locks were busy, to try again.';
 
+-- where an unfinished run stopped names a person (被保険者枝番 or 紐付番号):
+-- the operator's to see, not the auditor's
+INSERT INTO onshikaku.column_class VALUES ('onshikaku.purge_run', 'resume_key', 'direct_identifier');
+REVOKE SELECT ON onshikaku.purge_run FROM onshikaku_auditor;
+GRANT SELECT (run_id, as_of, dry_run, started_by, started_at, finished_at, backend_pid, status, resume_class,
+              resume_insurer, resume_deferred) ON onshikaku.purge_run TO onshikaku_auditor;
+
 -- and the card 枝番 records of a person (the purge keeps them without the person)
 CREATE INDEX card_branch_issue_person ON onshikaku.card_branch_issue (insurer_id, link_number);
 

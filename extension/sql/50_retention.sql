@@ -291,6 +291,12 @@ CREATE TRIGGER deletion_record_guard BEFORE UPDATE OR DELETE ON onshikaku.deleti
 CREATE TRIGGER deletion_record_no_truncate BEFORE TRUNCATE ON onshikaku.deletion_record
     FOR EACH STATEMENT EXECUTE FUNCTION onshikaku.guard_deletion_record();
 GRANT SELECT ON onshikaku.purge_run, onshikaku.purge_report TO onshikaku_admin, onshikaku_auditor;
+-- where an unfinished run stopped names a person (被保険者枝番 or 紐付番号):
+-- the operator's to see, not the auditor's
+INSERT INTO onshikaku.column_class VALUES ('onshikaku.purge_run', 'resume_key', 'direct_identifier');
+REVOKE SELECT ON onshikaku.purge_run FROM onshikaku_auditor;
+GRANT SELECT (run_id, as_of, dry_run, started_by, started_at, finished_at, backend_pid, status, resume_class,
+              resume_insurer, resume_deferred) ON onshikaku.purge_run TO onshikaku_auditor;
 GRANT SELECT ON onshikaku.deletion_record TO onshikaku_auditor;
 GRANT UPDATE, DELETE ON onshikaku.deletion_record TO onshikaku_admin;
 REVOKE ALL ON onshikaku.purge_run, onshikaku.purge_report FROM PUBLIC;

@@ -2,7 +2,7 @@
 -- destruction, one batch at a time (onshikaku.purge_batch: the procedure
 -- purge_expired() commits, so it is tested by test/suites/retention.sh).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(50);
+SELECT plan(52);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -180,6 +180,12 @@ END $$;
 SELECT ok(pg_temp.pause_ms('200 ms', 0.5) BETWEEN 195 AND 1000, 'pacing: duty 0.5 pauses as long as the batch took');
 SELECT ok(pg_temp.pause_ms('200 ms', 0.8) BETWEEN 45 AND 190, 'pacing: duty 0.8 pauses a quarter of it');
 SELECT ok(pg_temp.pause_ms('200 ms', 1) < 20, 'pacing: duty 1 does not pause');
+
+SELECT ok(NOT has_column_privilege('onshikaku_auditor', 'onshikaku.purge_run', 'resume_key', 'SELECT'),
+          'the auditor cannot read where an unfinished run stopped (a person''s 被保険者枝番 or 紐付番号)');
+SELECT ok(has_column_privilege('onshikaku_auditor', 'onshikaku.purge_run', 'status', 'SELECT')
+          AND has_column_privilege('onshikaku_auditor', 'onshikaku.purge_run', 'resume_insurer', 'SELECT'),
+          '... and reads the rest of the run');
 
 SELECT * FROM finish();
 ROLLBACK;
