@@ -190,19 +190,6 @@ END
 $$;
 COMMENT ON FUNCTION onshikaku.lift_hold(bigint, text) IS 'Lifts an active hold, with a reason; the hold stays listed as lifted. Callers: onshikaku_admin.';
 
--- Is this (class, insurer, person) held?
-CREATE FUNCTION onshikaku.is_held(data_class text, insurer_id integer, bi onshikaku.blind_index) RETURNS boolean
-    LANGUAGE sql STABLE SET search_path = pg_catalog, onshikaku, pg_temp
-AS $$
-    SELECT EXISTS (SELECT FROM onshikaku.retention_hold h
-                   WHERE h.lifted_at IS NULL
-                     AND (h.data_class IS NULL OR h.data_class = $1)
-                     AND (h.insurer_id IS NULL OR h.insurer_id = $2)
-                     AND (h.my_number_bi IS NULL OR h.my_number_bi = $3))
-$$;
-COMMENT ON FUNCTION onshikaku.is_held(text, integer, onshikaku.blind_index) IS
-    'Whether an active hold covers this class, insurer and person (NULL insurer or person: held only by holds without one).';
-
 -- The holds over a class and insurer, read once per batch rather than once
 -- per row: whether one covers everything, and the people held one by one.
 CREATE FUNCTION onshikaku.held_scope(data_class text, insurer_id integer,
@@ -219,6 +206,16 @@ $$;
 COMMENT ON FUNCTION onshikaku.held_scope(text, integer) IS
     'Internal: the active holds over a class and insurer (NULL insurer: national data): everything, whether one covers all of it; people, the blind indexes held one by one. The purge reads it once per batch (is_held() per row cost 3.8 µs).';
 REVOKE EXECUTE ON FUNCTION onshikaku.held_scope(text, integer) FROM PUBLIC;
+
+-- Is this (class, insurer, person) held?  (The rules of which hold covers
+-- what are held_scope()'s, in one place.)
+CREATE FUNCTION onshikaku.is_held(data_class text, insurer_id integer, bi onshikaku.blind_index) RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, onshikaku, pg_temp
+AS $$
+    SELECT h.everything OR coalesce($3 = ANY (h.people), false) FROM onshikaku.held_scope($1, $2) h
+$$;
+COMMENT ON FUNCTION onshikaku.is_held(text, integer, onshikaku.blind_index) IS
+    'Whether an active hold covers this class, insurer and person (NULL insurer or person: held only by holds without one).';
 
 -- ---- runs, reports and deletion records ------------------------------------------------------
 
