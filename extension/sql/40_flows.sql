@@ -812,13 +812,31 @@ CREATE TYPE onshikaku.confirmation AS (
 COMMENT ON TYPE onshikaku.confirmation IS
     'オンライン資格確認の回答: the answer items of a confirmation; 限度額 and 特定疾病 items only with the patient''s consent, no address under DV support measures, no personal number.';
 
-CREATE FUNCTION onshikaku.confirm_qualification(insurer_number onshikaku.insurer_number, card_symbol text,
+CREATE FUNCTION onshikaku.confirm_qualification_row(insurer_number onshikaku.insurer_number, card_symbol text,
         card_number text, card_branch onshikaku.card_branch_number, birth_date date,
         on_date date DEFAULT current_date, consent boolean DEFAULT false)
     RETURNS onshikaku.confirmation
     LANGUAGE C STABLE PARALLEL RESTRICTED AS 'MODULE_PATHNAME', 'osk_confirm_qualification';
+COMMENT ON FUNCTION onshikaku.confirm_qualification_row(onshikaku.insurer_number, text, text, onshikaku.card_branch_number, date, date, boolean) IS
+    'confirm_qualification() as one composite value, for expressions (SELECT (confirm_qualification_row(…)).status): the same answer, the same checks. Callers: onshikaku_oqs_feed.';
+
+-- The table form is a plain SQL function around the C one, so that the planner
+-- inlines it: SELECT * FROM confirm_qualification(...) then runs as a Result
+-- node over one call, not as a FunctionScan that materialises its single row
+-- in a tuplestore (15% of a confirmation, docs/performance.md).  Inlining
+-- needs: SQL, SETOF, STABLE, not STRICT, not SECURITY DEFINER, no SET; hence
+-- every name in the body is schema-qualified.  OFFSET 0 keeps the call single
+-- ((c).* would otherwise call it once per column).
+CREATE FUNCTION onshikaku.confirm_qualification(insurer_number onshikaku.insurer_number, card_symbol text,
+        card_number text, card_branch onshikaku.card_branch_number, birth_date date,
+        on_date date DEFAULT current_date, consent boolean DEFAULT false)
+    RETURNS SETOF onshikaku.confirmation
+    LANGUAGE sql STABLE PARALLEL RESTRICTED ROWS 1
+AS $$
+    SELECT (c).* FROM (SELECT onshikaku.confirm_qualification_row($1, $2, $3, $4, $5, $6, $7) AS c OFFSET 0) s
+$$;
 COMMENT ON FUNCTION onshikaku.confirm_qualification(onshikaku.insurer_number, text, text, onshikaku.card_branch_number, date, date, boolean) IS
-    'オンライン資格確認 by card (保険者番号, 記号 (NULL for none), 番号, 枝番) and birth date, on a date: status and answer items. Callers: onshikaku_oqs_feed. A wrong birth date answers not_found.';
+    'オンライン資格確認 by card (保険者番号, 記号 (NULL for none), 番号, 枝番) and birth date, on a date: one row, status and answer items (SELECT * FROM confirm_qualification(…)). Callers: onshikaku_oqs_feed. A wrong birth date answers not_found.';
 
 CREATE FUNCTION onshikaku.confirm_qualification_by_link(link_number onshikaku.link_number, birth_date date,
         on_date date DEFAULT current_date, consent boolean DEFAULT false)
@@ -852,7 +870,7 @@ BEGIN
                                     NULL::text, NULL::boolean, NULL::smallint, NULL::date, NULL::text, NULL::date,
                                     NULL::text, NULL::integer, NOT consent;
             ELSE
-                RETURN NEXT onshikaku.confirm_qualification(e.insurer_number, c.card_symbol, c.card_number,
+                RETURN NEXT onshikaku.confirm_qualification_row(e.insurer_number, c.card_symbol, c.card_number,
                                                             c.card_branch, birth_date, on_date, consent);
             END IF;
             found_any := true;
@@ -872,9 +890,11 @@ COMMENT ON FUNCTION onshikaku.confirm_qualification_by_link(onshikaku.link_numbe
 
 REVOKE EXECUTE ON FUNCTION
     onshikaku.confirm_qualification(onshikaku.insurer_number, text, text, onshikaku.card_branch_number, date, date, boolean),
+    onshikaku.confirm_qualification_row(onshikaku.insurer_number, text, text, onshikaku.card_branch_number, date, date, boolean),
     onshikaku.confirm_qualification_by_link(onshikaku.link_number, date, date, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     onshikaku.confirm_qualification(onshikaku.insurer_number, text, text, onshikaku.card_branch_number, date, date, boolean),
+    onshikaku.confirm_qualification_row(onshikaku.insurer_number, text, text, onshikaku.card_branch_number, date, date, boolean),
     onshikaku.confirm_qualification_by_link(onshikaku.link_number, date, date, boolean) TO onshikaku_oqs_feed;
 
 -- ---- the PMH flow -----------------------------------------------------------------------

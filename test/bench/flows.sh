@@ -31,7 +31,7 @@
 #      BENCH_ROUNDS alternating rounds, median TPS, ratio.  Before measuring, both answers are
 #      compared on a sample (they must be equal) and each pgbench script is run once checked.
 #      Extra lines: the first confirmation at every insurer in a new connection (warm-up cost), the
-#      composite form SELECT confirm_qualification(...), a perf profile, and two rounds of both at
+#      composite form SELECT confirm_qualification_row(...), a perf profile, and two rounds of both at
 #      shared_buffers = BENCH_BIG_BUFFERS (restart, prewarmed);
 #   c. onshikaku.issue_pmh_id(my_number text) under pgbench -c 8 -j 2 -M prepared as
 #      bench_flow_pmh (member of onshikaku_pmh_gateway): a run of first issuances (every
@@ -430,7 +430,7 @@ EOF
 }
 args="(:ins, :s, :c, lpad(:m::text, 2, '0')::onshikaku.card_branch_number, date '1930-01-01' + :bo::int, date '$on_date')"
 { pick_person; echo "SELECT * FROM onshikaku.confirm_qualification$args;"; } > "$work/confirm.sql"
-{ pick_person; echo "SELECT onshikaku.confirm_qualification$args;"; } > "$work/confirm_composite.sql"
+{ pick_person; echo "SELECT onshikaku.confirm_qualification_row$args;"; } > "$work/confirm_composite.sql"
 # the baseline: the same text as bench.flow_plain_confirm(), parameters as above
 plain_pg=$(sed -e 's/\$1/:ins/g' -e 's/\$2/:s::text/g' -e 's/\$3/:c::text/g' \
               -e "s/\\\$4/lpad(:m::text, 2, '0')::onshikaku.card_branch_number/g" \
@@ -504,7 +504,7 @@ for ((r = 1; r <= rounds; r++)); do
   pgb a "$AM" "$r" bench_flow_oqs confirm.sql 2 "$secs"
   pgb a "$AP" "$r" bench_flow_oqs confirm_plain.sql 2 "$secs"
 done
-pgb a "extra: SELECT confirm_qualification() (composite)" 1 bench_flow_oqs confirm_composite.sql 2 "$secs"
+pgb a "extra: SELECT confirm_qualification_row() (composite)" 1 bench_flow_oqs confirm_composite.sql 2 "$secs"
 if [ "$have_perf" = 1 ]; then
   echo "-- perf profile of one model backend (pgbench as above, 10 s sampled after the warm-up)"
   pgbench -n -M prepared -c 2 -j 2 -T $((warm + 16)) -U bench_flow_oqs -D nins="$insurers" -D nmax="$nmax" \

@@ -2,7 +2,7 @@
 -- and provision, identity checks, rights, and bad input (right SQLSTATE,
 -- nothing written, no personal number in any message).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(109);
+SELECT plan(115);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -230,6 +230,10 @@ SELECT is(pg_temp.state_of(format('INSERT INTO onshikaku.qualification (insurer_
           '42501', 'no one writes the tables directly');
 SELECT is(pg_temp.state_of('SELECT confirm_qualification(''01130012'', ''K1'', ''1001'', ''00'', ''1970-01-01'')'),
           '42501', 'an insurer role cannot call the OQS confirmation');
+SELECT is(pg_temp.state_of('SELECT * FROM confirm_qualification(''01130012'', ''K1'', ''1001'', ''00'', ''1970-01-01'')'),
+          '42501', '... in the table form either');
+SELECT is(pg_temp.state_of('SELECT confirm_qualification_row(''01130012'', ''K1'', ''1001'', ''00'', ''1970-01-01'')'),
+          '42501', '... nor in the composite form');
 SELECT is(pg_temp.state_of(format('SELECT issue_pmh_id(%L)', pg_temp.num(1))), '42501', 'nor the PMH flow');
 RESET ROLE;
 CREATE FUNCTION pg_temp.lend_rights() RETURNS text LANGUAGE sql SECURITY DEFINER AS
@@ -286,6 +290,18 @@ SELECT is((SELECT c.copay_ratio FROM confirm_qualification('01130012', 'F', '200
 SELECT is((SELECT (c.status, c.address, c.postcode, c.nondisclosure)::text
            FROM confirm_qualification('39131156', NULL, '77', '00', '1970-01-01', '2024-07-01') c),
           '(qualified,,,t)', 'DV support measures: the address is never disclosed');
+SELECT is((SELECT array_agg(c::text) FROM confirm_qualification('01130012', 'K1', '1001', '00', '1970-01-01', '2024-07-01', true) c),
+          ARRAY[confirm_qualification_row('01130012', 'K1', '1001', '00', '1970-01-01', '2024-07-01', true)::text],
+          'the table form is one row, equal to the composite form');
+SELECT is((SELECT count(*) FROM confirm_qualification('01130012', 'K9', '1001', '00', '1970-01-01', '2024-07-01')), 1::bigint,
+          'not_found is a row too (the table form never answers with no row)');
+CREATE FUNCTION pg_temp.plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE l text; r text := ''; BEGIN
+    FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP r := r || l || E'\n'; END LOOP; RETURN r; END $$;
+SELECT unalike(pg_temp.plan_of($$SELECT * FROM onshikaku.confirm_qualification('01130012', 'K1', '1001', '00', '1970-01-01', '2024-07-01')$$),
+              '%Function Scan%', 'SELECT * FROM confirm_qualification(…) is inlined: no Function Scan (no tuplestore per call)');
+SELECT alike(pg_temp.plan_of($$SELECT * FROM onshikaku.confirm_qualification_row('01130012', 'K1', '1001', '00', '1970-01-01', '2024-07-01')$$),
+            '%Function Scan%', '... which the same FROM use of the C function needs (the test can tell)');
 SELECT is((SELECT string_agg(c.status || ':' || c.insurer_number::text, ',' ORDER BY c.insurer_number::text)
            FROM confirm_qualification_by_link((SELECT link_number FROM e1), '1970-01-01', '2024-07-01') c),
           'qualified:01130012,qualified:39131156', 'by link number: one answer per insurer qualifying on the date');

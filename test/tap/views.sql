@@ -4,7 +4,7 @@
 -- identifier fails, and the surface check catches a classified column
 -- granted by mistake.
 \ir ../helpers/tap_prelude.sql
-SELECT plan(50);
+SELECT plan(51);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -113,6 +113,8 @@ SELECT is(pg_temp.state_of(format('SELECT * FROM onshikaku.find_by_card(%s, ''G'
           'analyst: find_by_card()');
 SELECT is(pg_temp.state_of('SELECT onshikaku.confirm_qualification(''01130012'', ''G'', ''101'', ''00'', ''1980-01-01'')'), '42501',
           'analyst: confirm_qualification()');
+SELECT is(pg_temp.state_of('SELECT onshikaku.confirm_qualification_row(''01130012'', ''G'', ''101'', ''00'', ''1980-01-01'')'), '42501',
+          'analyst: confirm_qualification_row()');
 SELECT is((SELECT count(*) FROM pg_stats WHERE schemaname = 'onshikaku'), 0::bigint,
           'analyst: pg_stats shows nothing of the extension''s tables (no most-common values, no histograms)');
 CREATE TEMP TABLE leaked (v text);
