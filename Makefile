@@ -24,7 +24,7 @@ OBJS        = extension/onshikaku.o \
               extension/partitions.o \
               extension/isolation.o \
               extension/card_lookup.o extension/issuance.o \
-              extension/flows.o extension/confirmation.o \
+              extension/flows.o extension/bulk_enrolment.o extension/confirmation.o \
               extension/analyst_surface.o
 
 # The install script is assembled from extension/sql/NN_*.sql, in order;

@@ -28,6 +28,7 @@
 
 #include "access_log.h"
 #include "crypto.h"
+#include "encrypted_types.h"
 #include "ident.h"
 #include "keys.h"
 

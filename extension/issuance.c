@@ -15,6 +15,7 @@
 
 #include "crypto.h"
 #include "ident.h"
+#include "issuance.h"
 
 #define BODY_RANGE INT64CONST(1000000000000000)		/* 10^15 */
 
@@ -44,6 +45,13 @@ random_body15(void)
 	}
 }
 
+/* A fresh 16-digit number, for C callers (the bulk enrolment). */
+int64
+osk_new_issued_value(void)
+{
+	return osk_id_with_luhn(random_body15());
+}
+
 /*
  * onshikaku.new_issued_number(): a fresh 16-digit number; the SQL wrappers
  * declare it as each issued type (all three share one representation).
@@ -52,5 +60,5 @@ PG_FUNCTION_INFO_V1(osk_new_issued_number);
 Datum
 osk_new_issued_number(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(osk_id_with_luhn(random_body15()));
+	PG_RETURN_INT64(osk_new_issued_value());
 }

@@ -72,3 +72,23 @@ BEGIN
     END IF;
 END
 $$;
+
+-- enroll_members() in C (bulk_enrolment.c): same arguments, result, rules
+-- and messages; no work table any more
+CREATE OR REPLACE FUNCTION onshikaku.enroll_members(insurer_id integer, members onshikaku.member_input[])
+    RETURNS SETOF onshikaku.bulk_enrolment
+    LANGUAGE C VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, onshikaku, pg_temp
+    AS 'MODULE_PATHNAME', 'osk_enroll_members';
+
+-- card_branch_issue: the per-person unique constraint led by the person, which
+-- makes the index card_branch_issue_person (insurer_id, link_number) redundant:
+-- one index less to write per 枝番 issued
+ALTER TABLE onshikaku.card_branch_issue
+    DROP CONSTRAINT card_branch_issue_insurer_id_card_symbol_card_number_link_n_key,
+    ADD CONSTRAINT card_branch_issue_person_card UNIQUE (insurer_id, link_number, card_symbol, card_number);
+DROP INDEX onshikaku.card_branch_issue_person;
+
+-- person_enrolment (insurer_id): no reader (the purge deletes by link number
+-- and insurer, which the primary key serves); one index less per enrolment
+DROP INDEX onshikaku.person_enrolment_insurer;

@@ -201,7 +201,6 @@ CREATE TABLE onshikaku.person_enrolment (
     first_enrolled_at timestamptz NOT NULL DEFAULT now(),        -- 初回登録日時
     PRIMARY KEY (link_number, insurer_id)
 );
-CREATE INDEX person_enrolment_insurer ON onshikaku.person_enrolment (insurer_id);
 COMMENT ON TABLE onshikaku.person_enrolment IS
     '加入履歴索引: the insurers a person (紐付番号) has been enrolled with; lets a confirmation by link number visit only those insurers'' partitions. No personal number.';
 
@@ -529,7 +528,9 @@ CREATE TABLE onshikaku.card_branch_issue (
     link_number  onshikaku.link_number,                    -- 紐付番号 (the person it was issued to; NULL once purged: the value stays taken)
     issued_at    timestamptz NOT NULL DEFAULT now(),       -- 発番日時
     PRIMARY KEY (insurer_id, card_symbol, card_number, card_branch),
-    UNIQUE (insurer_id, card_symbol, card_number, link_number)
+    -- one 枝番 per person and card; led by the person, so that it also finds a
+    -- person's 枝番 records (enrolment, purge) without an index of its own
+    CONSTRAINT card_branch_issue_person_card UNIQUE (insurer_id, link_number, card_symbol, card_number)
 ) PARTITION BY LIST (insurer_id);
 COMMENT ON TABLE onshikaku.card_branch_issue IS
     '枝番の発番記録: which person each 枝番 of a card (保険者, 記号, 番号) was issued to; never reused for another person (docs/flows.md).';

@@ -110,8 +110,7 @@ COMMENT ON FUNCTION onshikaku.today_in_japan() IS 'The current calendar day in A
 
 -- the purge looks up a person's PMH-ID log rows by link number
 CREATE INDEX pmh_issuance_log_link ON onshikaku.pmh_issuance_log (link_number);
--- and the card 枝番 records of a person (the purge keeps them without the person)
-CREATE INDEX card_branch_issue_person ON onshikaku.card_branch_issue (insurer_id, link_number);
+-- (the card 枝番 records of a person: card_branch_issue_person_card, 30_model.sql)
 
 -- ---- holds --------------------------------------------------------------------------------
 

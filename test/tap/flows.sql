@@ -2,7 +2,7 @@
 -- and provision, identity checks, rights, and bad input (right SQLSTATE,
 -- nothing written, no personal number in any message).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(115);
+SELECT plan(122);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -118,7 +118,7 @@ SELECT is((SELECT count(*) FROM (SELECT insurer_id, card_symbol, card_number, ca
           'no 枝番 was ever given to two people');
 
 -- ---- bulk enrolment: the same rules, set-based ------------------------------------------------
--- first, a caller plants a work table of the same name with a trigger
+-- first, a caller plants a table named like the work table of 0.3.0, with a trigger
 SET ROLE tap_clerk;
 CREATE TEMP TABLE planted_fired (who text);
 GRANT ALL ON planted_fired TO PUBLIC;
@@ -154,8 +154,39 @@ SELECT is(pg_temp.state_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''900
           '42501', 'bulk: only for an insurer the caller acts for');
 SET ROLE tap_clerk;
 SELECT is((SELECT count(*) FROM enroll_members(:b, ARRAY[ROW(pg_temp.num(106), '9006', '2024-04-01', '1960-01-01', NULL, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::member_input[])),
-          1::bigint, 'bulk: a work table planted by the caller is replaced');
+          1::bigint, 'bulk: a table named like the old work table (osk_bulk), planted by the caller, is not used');
 SELECT is((SELECT count(*) FROM planted_fired), 0::bigint, '... and its trigger never ran with the flow''s rights');
+-- the C path's own rules (bulk_enrolment.c), call after call in one session
+-- (112 was enrolled with insurer a above, never with b)
+RESET ROLE;
+SELECT link_number AS known_link FROM onshikaku.person WHERE my_number_bi = onshikaku.blind_index_of(pg_temp.mn(112)) \gset
+SET ROLE tap_clerk;
+CREATE TEMP TABLE bulk2 AS
+SELECT * FROM enroll_members(:b, ARRAY[
+    ROW(pg_temp.num(108), '9001', '2024-04-01', '2015-01-01', 'B', 2, '追加', NULL, 1, NULL, NULL, NULL, NULL, NULL, 10, NULL, false),
+    ROW(pg_temp.num(109), '9010', '2024-04-01', '1980-01-01', 'A-ー・1', 1, '記号', NULL, 2, NULL, '1000001', '13101', NULL, NULL, 30, NULL, false),
+    ROW(pg_temp.num(112), '9011', '2024-04-01', '1970-01-01', NULL, NULL, '全国既知', NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+  ]::member_input[]);
+SELECT is((SELECT card_branch::text FROM bulk2 WHERE ordinal = 1), '03',
+          'bulk: a dependent added to a card in use gets the next free 枝番 (03 after 00, 01, 02)');
+RESET ROLE;
+SELECT is((SELECT q.card_symbol || ' ' || q.card_number FROM onshikaku.qualification q WHERE q.insurer_id = :b
+           AND q.qualification_id = (SELECT qualification_id FROM bulk2 WHERE ordinal = 2)), 'A-ー・1 9010',
+          'bulk: a 記号 with ー and ・ is taken');
+SET ROLE tap_clerk;
+SELECT ok((SELECT NOT reused_insured_branch_number AND card_branch::text = '00'
+                  AND link_number = :'known_link'::onshikaku.link_number
+           FROM bulk2 WHERE ordinal = 3),
+          'bulk: a person known nationally, new to the insurer: the national 紐付番号, a new 被保険者枝番; NULL 本人/家族 means 本人 (00)');
+SELECT is((SELECT count(*) FROM enroll_members(:b, ARRAY[
+    ROW(pg_temp.num(110), '9012', '2024-04-01', '1980-01-01', 'B-ー', 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)
+  ]::member_input[])), 1::bigint, 'bulk: the next call in the session checks its 記号 the same way');
+SELECT alike(pg_temp.message_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9013'', ''2024-04-01'', ''1980-01-01'', ''B*'', 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :b, pg_temp.num(111))),
+             'member 1: card_symbol may hold up to 38 digits, letters, hyphens, ー and ・ |%', 'bulk: a 記号 with another character is refused');
+SELECT alike(pg_temp.message_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9013'', ''2024-04-01'', ''1980-01-01'', %L, 1, NULL, NULL, 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :b, pg_temp.num(111), repeat('ー', 39))),
+             'member 1: card_symbol %', '... and so is one of 39 characters');
+SELECT alike(pg_temp.message_of(format('SELECT enroll_members(%s, ARRAY[ROW(%L, ''9013'', ''2024-04-01'', ''1980-01-01'', NULL, 1, NULL, NULL, 1, NULL, ''100-0001'', NULL, NULL, NULL, NULL, NULL, false)]::onshikaku.member_input[])', :b, pg_temp.num(111))),
+             'member 1: postcode must be 7 digits |%', 'bulk: a postcode of another form is refused');
 RESET ROLE;
 SELECT is(pg_temp.rows_holding_clear(), 0::bigint, 'bulk: no work table keeps a My Number in clear');
 
