@@ -6,17 +6,21 @@
 #      kinds mixed by 法別) and builds the staging table of BENCH_PEOPLE people
 #      (test/bench/flows_data.sql: every value a function of the person's index, households of
 #      three on one card);
-#   b. enrolment: SELECT count(onshikaku.enroll_member(...)) FROM staging, as bench_flow_handler
-#      (member of onshikaku_number_handler, mapped to every insurer with grant_insurer), against
-#      INSERT ... SELECT of the same people into plain person, registration, qualification and
-#      card tables with the same indexes (My Number in clear, numbers from the staging table: no
-#      encryption, no blind index, no issuance).  BENCH_ROUNDS rounds, model and baseline
-#      alternating, each round a third (1/BENCH_ROUNDS) of the people; BENCH_GROUP insurers per
-#      transaction on both sides.  Rows/s per round, medians, ratio.  Then BENCH_PROFILE_PEOPLE
-#      more people are enrolled (not measured) while perf samples the backend (BENCH_PERF=1).
-#      Extra line: the set-based onshikaku.enroll_members(insurer_id, member_input[]), one call per
-#      insurer, for BENCH_BULK_INSURERS insurers with as many new people each, against the same
-#      INSERT ... SELECT per insurer.
+#   b. enrolment of the BENCH_PEOPLE people from the staging table, as bench_flow_handler (member of
+#      onshikaku_number_handler, mapped to every insurer with grant_insurer):
+#          model:    SELECT count(*) FROM onshikaku.enroll_members(insurer_id, ARRAY(SELECT ROW(...)::
+#                    onshikaku.member_input FROM staging WHERE k = ...)), one call (one transaction) per
+#                    insurer, with all its people;
+#          baseline: INSERT ... SELECT of the same people into plain person, registration,
+#                    qualification and card tables with the same indexes (My Number in clear, numbers
+#                    from the staging table: no encryption, no blind index, no issuance), one
+#                    transaction per insurer.
+#      BENCH_ROUNDS rounds (round r: the insurers k % BENCH_ROUNDS = r), model and baseline
+#      alternating.  Rows/s per round, medians, ratio.  Then BENCH_PROFILE_PEOPLE more people are
+#      enrolled (not measured) while perf samples the backend (BENCH_PERF=1).
+#      Extra line: one person at a time, SELECT count(onshikaku.enroll_member(...)) FROM staging,
+#      for BENCH_ROW_INSURERS insurers with as many people each (one in ten with a loss), against
+#      the same INSERT ... SELECT per insurer.
 #      Checks: row counts, the 枝番 issued (00 for the insured person, 01, 02 for the
 #      dependents, in enrolment order), one link number per person;
 #   a. confirmation by card: pgbench -n -M prepared -c 2 -j 2 -T BENCH_WARMUP + BENCH_SECONDS (TPS
@@ -42,16 +46,15 @@
 #      the same time), and the same with each client on cards of its own; enrolments/s; then
 #      verifies that no (insurer, 記号, 番号, 枝番) was given to two people.
 #
-# Locks: one enrolment transaction touches BENCH_GROUP insurers' partitions (about 15 locks
-# each), and issue_pmh_id() locks partitions of every insurer (see c.); this script raises
+# Locks: issue_pmh_id() locks partitions of every insurer (see c.); this script raises
 # max_locks_per_transaction to BENCH_MAX_LOCKS (ALTER SYSTEM, restart) and puts it back at the end.
 #
 #   usage: test/bench/run.sh test/bench/flows.sh     (make bench runs it)
 #   env:   BENCH_INSURERS (3500), BENCH_PEOPLE (1000000), BENCH_ROUNDS (3), BENCH_SECONDS (20),
-#          BENCH_GROUP (100 insurers per enrolment transaction), BENCH_PER_CARD (40),
+#          BENCH_PER_CARD (40),
 #          BENCH_PROFILE_PEOPLE (10000), BENCH_PERF (1), BENCH_MAX_LOCKS (1024),
 #          BENCH_BATCH (500 insurers per psql call when registering),
-#          BENCH_BULK_INSURERS (BENCH_INSURERS / 10; 0: no bulk line),
+#          BENCH_ROW_INSURERS (60; 0: no per-row line),
 #          BENCH_WARMUP (5: seconds of each pgbench run before the measured BENCH_SECONDS),
 #          BENCH_BIG_BUFFERS (2GB: the extra confirmation rounds at that shared_buffers; empty: none)
 #   quick: BENCH_INSURERS=50 BENCH_PEOPLE=20000 BENCH_SECONDS=5 BENCH_WARMUP=2 BENCH_BIG_BUFFERS=
@@ -64,7 +67,6 @@ insurers=${BENCH_INSURERS:-3500}
 people=${BENCH_PEOPLE:-1000000}
 rounds=${BENCH_ROUNDS:-3}
 secs=${BENCH_SECONDS:-20}
-grp=${BENCH_GROUP:-100}
 per_card=${BENCH_PER_CARD:-40}
 want_perf=${BENCH_PERF:-1}
 max_locks=${BENCH_MAX_LOCKS:-1024}
@@ -72,7 +74,7 @@ batch=${BENCH_BATCH:-500}
 warm=${BENCH_WARMUP:-5}
 big_buffers=${BENCH_BIG_BUFFERS-2GB}
 extra=${BENCH_PROFILE_PEOPLE:-10000}
-bulk_insurers=${BENCH_BULK_INSURERS:-$((insurers / 10))}
+row_insurers=${BENCH_ROW_INSURERS:-60}
 [ "$extra" -gt $((people / 10)) ] && extra=$((people / 10))
 have_perf=0
 if [ "$want_perf" = 1 ] && command -v perf >/dev/null 2>&1; then have_perf=1; fi
@@ -140,7 +142,7 @@ q -c "ALTER DATABASE $db SET search_path = public, onshikaku"
 q -v staging=false -f test/bench/flows_data.sql
 
 echo "== setting: $insurers insurers, $people people (+ $extra enrolled under perf), $rounds alternating rounds,"
-echo "   pgbench runs of $secs s, $grp insurers per enrolment transaction, $per_card people per shared card in d. =="
+echo "   pgbench runs of $secs s, $per_card people per shared card in d. =="
 q -P footer=off -c "SELECT version() AS server, (SELECT extversion FROM pg_extension WHERE extname = 'onshikaku') AS onshikaku,
                            $(nproc) AS cores"
 
@@ -187,7 +189,7 @@ echo
 echo "== 2. staging table ($people + $extra people), plain tables, roles =="
 t0=$(now_ms)
 q -v staging=true -v insurers="$insurers" -v people="$people" -v extra="$extra" -v rounds="$rounds" \
-  -v grp="$grp" -v id_lo="$id_lo" -v bulk_insurers="$bulk_insurers" -f test/bench/flows_data.sql
+  -v id_lo="$id_lo" -v row_insurers="$row_insurers" -f test/bench/flows_data.sql
 echo "staging: $(secs_of $(($(now_ms) - t0))) s"
 q -P footer=off -c "SELECT count(*) AS people, count(DISTINCT my_number) AS my_numbers,
        count(*) FILTER (WHERE NOT onshikaku.my_number_is_valid(my_number)) AS invalid,
@@ -202,7 +204,7 @@ CREATE ROLE bench_flow_oqs LOGIN IN ROLE onshikaku_oqs_feed;
 CREATE ROLE bench_flow_pmh LOGIN IN ROLE onshikaku_pmh_gateway;
 DO \$\$ BEGIN PERFORM onshikaku.grant_insurer('bench_flow_handler', insurer_id) FROM onshikaku.insurer; END \$\$;
 GRANT USAGE ON SCHEMA bench TO bench_flow_handler, bench_flow_oqs, bench_flow_pmh;
-GRANT SELECT ON bench.flow_staging, bench.flow_bulk TO bench_flow_handler;
+GRANT SELECT ON bench.flow_staging, bench.flow_rows TO bench_flow_handler;
 GRANT SELECT, INSERT ON bench_flow_person, bench_flow_registration, bench_flow_qualification, bench_flow_card
     TO bench_flow_handler;
 -- the identifier types' operators are in schema onshikaku
@@ -216,8 +218,18 @@ q -P footer=off -c "SELECT r.rolname, r.rolsuper, array_agg(g.rolname ORDER BY g
      WHERE r.rolname LIKE 'bench_flow_%' GROUP BY r.rolname, r.rolsuper, r.oid ORDER BY 1"
 
 # ---- b. enrolment ------------------------------------------------------------------------------
-ngroups=$(((insurers + grp - 1) / grp))
-enrol_select() {   # CHUNK: the model's statement for one chunk (one transaction)
+member_array() {   # TABLE WHERE: the member_input[] of the rows, in g order
+  cat <<SQL
+ARRAY(SELECT ROW(b.my_number, b.card_number, b.acquired_on, b.birth_date, b.card_symbol, b.insured_or_dependent,
+                 b.name_on_card, b.name_on_card_kana, b.sex, b.address, b.postcode, b.municipality_code, b.household_id,
+                 b.insured_person_name, b.copay_ratio, NULL, false)::onshikaku.member_input
+      FROM $1 b WHERE $2 ORDER BY b.g)
+SQL
+}
+bulk_call() {   # K TABLE WHERE: the model's statement for insurer k (one transaction)
+  echo "SELECT count(*) FROM onshikaku.enroll_members($((id_lo + $1)), $(member_array "$2" "$3"));"
+}
+row_calls() {   # K: the per-row model's statement for insurer k of bench.flow_rows (one transaction)
   cat <<SQL
 SELECT count(onshikaku.enroll_member(s.insurer_id, s.my_number::onshikaku.my_number, s.card_number, s.acquired_on,
          s.birth_date, card_symbol => s.card_symbol, insured_or_dependent => s.insured_or_dependent,
@@ -225,12 +237,11 @@ SELECT count(onshikaku.enroll_member(s.insurer_id, s.my_number::onshikaku.my_num
          address => s.address, postcode => s.postcode, municipality_code => s.municipality_code,
          household_id => s.household_id, insured_person_name => s.insured_person_name,
          copay_ratio => s.copay_ratio, lost_on => s.lost_on, loss_reason => s.loss_reason))
-FROM (SELECT * FROM bench.flow_staging WHERE chunk = $1 ORDER BY g) s;
+FROM (SELECT * FROM bench.flow_rows WHERE k = $1 ORDER BY g) s;
 SQL
 }
-plain_insert() {   # CHUNK [TABLE WHERE]: the baseline's statements for one chunk (one transaction)
-  local from="bench.flow_staging WHERE chunk = $1"
-  [ $# -gt 1 ] && from="$2 WHERE $3"
+plain_insert() {   # TABLE WHERE: the baseline's statements for the rows (one transaction)
+  local from="$1 WHERE $2"
   cat <<SQL
 BEGIN;
 INSERT INTO bench_flow_person (link_number, my_number)
@@ -255,22 +266,27 @@ FROM $from ORDER BY g;
 COMMIT;
 SQL
 }
-for ((r = 0; r <= rounds; r++)); do
-  : > "$work/enrol_$r.sql"; : > "$work/plain_$r.sql"
-  for ((c = r * ngroups; c < (r + 1) * ngroups; c++)); do
-    enrol_select "$c" >> "$work/enrol_$r.sql"
-    plain_insert "$c" >> "$work/plain_$r.sql"
+for ((r = 0; r < rounds; r++)); do
+  : > "$work/enrol_$r.sql"; : > "$work/plain_$r.sql"; : > "$work/row_$r.sql"; : > "$work/row_plain_$r.sql"
+  for ((k = r; k < insurers; k += rounds)); do
+    bulk_call "$k" bench.flow_staging "b.k = $k AND b.g < $people" >> "$work/enrol_$r.sql"
+    plain_insert bench.flow_staging "k = $k AND g < $people" >> "$work/plain_$r.sql"
+  done
+  for ((k = r; k < row_insurers; k += rounds)); do
+    row_calls "$k" >> "$work/row_$r.sql"
+    plain_insert bench.flow_rows "k = $k" >> "$work/row_plain_$r.sql"
   done
 done
 
 echo
-echo "== b. enrolment: $rounds rounds of ~$((people / rounds)) people, model and baseline alternating =="
+echo "== b. enrolment of the $people people: $rounds rounds of ~$((people / rounds)) people (the insurers k % $rounds = round), model and baseline alternating =="
 loadavg
-echo "   model:    SELECT count(onshikaku.enroll_member(...)) FROM staging  ($ngroups statements per round, one per $grp insurers)"
-echo "   baseline: INSERT ... SELECT into plain person, registration, qualification, card ($ngroups transactions per round)"
-enrol_run() {   # LABEL ROUND FILE [TABLE]
+echo "   model:    SELECT count(*) FROM onshikaku.enroll_members(insurer_id, ARRAY(SELECT ROW(...)::member_input FROM staging ...)),"
+echo "             one call (one transaction) per insurer: all its ~$(((people + insurers - 1) / insurers)) people"
+echo "   baseline: INSERT ... SELECT of the same people into plain person, registration, qualification, card, one transaction per insurer"
+enrol_run() {   # LABEL ROUND FILE TABLE WHERE
   local n t0 dt out
-  n=$(val "SELECT count(*) FROM ${4:-bench.flow_staging} WHERE round = $2")
+  n=$(val "SELECT count(*) FROM $4 WHERE round = $2 AND $5")
   q -c 'CHECKPOINT'
   t0=$(now_ms)
   out=$(PGAPPNAME="bench_flow_$1" psql -X -q -v ON_ERROR_STOP=1 -d "$db" -U bench_flow_handler -f "$3" 2>&1) \
@@ -280,14 +296,18 @@ enrol_run() {   # LABEL ROUND FILE [TABLE]
   record b "$1" $(($2 + 1)) "$(per $((n * 1000)) $dt)" 'rows/s' "$dt" "$n people"
 }
 for ((r = 0; r < rounds; r++)); do
-  enrol_run model "$r" "$work/enrol_$r.sql"
-  enrol_run baseline "$r" "$work/plain_$r.sql"
+  enrol_run model "$r" "$work/enrol_$r.sql" bench.flow_staging "g < $people"
+  enrol_run baseline "$r" "$work/plain_$r.sql" bench.flow_staging "g < $people"
 done
 if [ "$extra" -gt 0 ]; then
   echo
-  echo "-- perf profile of the model's backend while it enrols $extra more people (not measured)"
+  echo "-- perf profile of the model's backend while it enrols $extra more people (not measured; one call per insurer)"
+  : > "$work/profile.sql"
+  for ((k = 0; k < insurers; k++)); do
+    bulk_call "$k" bench.flow_staging "b.k = $k AND b.g >= $people" >> "$work/profile.sql"
+  done
   PGAPPNAME=bench_flow_profile psql -X -q -v ON_ERROR_STOP=1 -d "$db" -U bench_flow_handler \
-    -f "$work/enrol_$rounds.sql" > "$work/profile.out" 2>&1 &
+    -f "$work/profile.sql" > "$work/profile.out" 2>&1 &
   enr=$!
   perf_pid=$(perf_start bench_flow_profile "$work/perf_b.data") || perf_pid=""
   wait "$enr" || { cat "$work/profile.out" >&2; exit 1; }
@@ -299,34 +319,21 @@ if [ "$extra" -gt 0 ]; then
   else
     echo "(perf did not start)"
   fi
-  plain_all=$(cat "$work/plain_$rounds.sql")
-  psql -X -q -v ON_ERROR_STOP=1 -d "$db" -U bench_flow_handler <<<"$plain_all"
 fi
-if [ "$bulk_insurers" -gt 0 ]; then
+if [ "$row_insurers" -gt 0 ]; then
   echo
-  echo "-- extra line: bulk enrolment with onshikaku.enroll_members(insurer_id, member_input[]), one call (one transaction)"
-  echo "   per insurer, $bulk_insurers insurers x $(((people + insurers - 1) / insurers)) people, against the same INSERT ... SELECT per insurer; $rounds rounds alternating"
+  echo "-- extra line: one person at a time, SELECT count(onshikaku.enroll_member(...)) FROM staging, one statement"
+  echo "   (one transaction) per insurer, $row_insurers insurers x $(((people + insurers - 1) / insurers)) people (one in ten with a loss), against the same"
+  echo "   INSERT ... SELECT per insurer; $rounds rounds alternating"
   for ((r = 0; r < rounds; r++)); do
-    : > "$work/bulk_$r.sql"; : > "$work/bulk_plain_$r.sql"
-    for ((k = r; k < bulk_insurers; k += rounds)); do
-      cat >> "$work/bulk_$r.sql" <<SQL
-SELECT count(*) FROM onshikaku.enroll_members($((id_lo + k)), ARRAY(
-    SELECT ROW(b.my_number, b.card_number, b.acquired_on, b.birth_date, b.card_symbol, b.insured_or_dependent,
-               b.name_on_card, b.name_on_card_kana, b.sex, b.address, b.postcode, b.municipality_code, b.household_id,
-               b.insured_person_name, b.copay_ratio, NULL, false)::onshikaku.member_input
-    FROM bench.flow_bulk b WHERE b.k = $k ORDER BY b.g));
-SQL
-      plain_insert 0 bench.flow_bulk "k = $k" >> "$work/bulk_plain_$r.sql"
-    done
-  done
-  for ((r = 0; r < rounds; r++)); do
-    enrol_run bulk_model "$r" "$work/bulk_$r.sql" bench.flow_bulk
-    enrol_run bulk_baseline "$r" "$work/bulk_plain_$r.sql" bench.flow_bulk
+    enrol_run row_model "$r" "$work/row_$r.sql" bench.flow_rows true
+    enrol_run row_baseline "$r" "$work/row_plain_$r.sql" bench.flow_rows true
   done
   q -P footer=off <<'SQL'
-SELECT count(*) AS bulk_people, count(q.insurer_id) AS enrolled, count(DISTINCT q.link_number) AS link_numbers,
-       count(*) FILTER (WHERE q.card_branch <> b.expected_branch) AS branch_not_as_expected
-FROM bench.flow_bulk b LEFT JOIN onshikaku.qualification q ON q.insurer_id = b.insurer_id AND q.name_on_card = b.name_on_card;
+SELECT count(*) AS row_people, count(q.insurer_id) AS enrolled, count(DISTINCT q.link_number) AS link_numbers,
+       count(*) FILTER (WHERE q.card_branch <> b.expected_branch) AS branch_not_as_expected,
+       count(*) FILTER (WHERE q.lost_on IS NOT NULL) AS lost
+FROM bench.flow_rows b LEFT JOIN onshikaku.qualification q ON q.insurer_id = b.insurer_id AND q.name_on_card = b.name_on_card;
 SQL
 fi
 echo
@@ -607,7 +614,7 @@ loadavg
 # clients fill the same card together (each adds per_card / 8 people to it); own: each client fills
 # cards of its own.  pgbench -t: every card is complete at the end.  Transactions per client: about
 # BENCH_SECONDS of work at the enrolment rate of b., a multiple of per_card.
-rate_b=$(val "SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY value))::int FROM bench.flow_result WHERE part = 'b' AND label = 'model'")
+rate_b=$(val "SELECT coalesce(round(percentile_cont(0.5) WITHIN GROUP (ORDER BY value))::int, 1000) FROM bench.flow_result WHERE part = 'b' AND label = 'row_model'")
 per_client=$(((secs * rate_b * 13 / 10 / 8 + per_card - 1) / per_card * per_card))
 [ "$per_client" -ge "$per_card" ] || per_client=$per_card
 echo "   pgbench -n -M prepared -c 8 -j 2 -t $per_client as bench_flow_handler ($((8 * per_client)) enrolments, $((8 * per_client / per_card)) cards per run)"
@@ -681,8 +688,8 @@ SELECT round(((SELECT v FROM m WHERE part = 'a' AND label = :'AM') / (SELECT v F
            AS "RATIO a. confirm, model/plain (TPS; target 0.8)",
        round(((SELECT v FROM m WHERE part = 'b' AND label = 'model') / (SELECT v FROM m WHERE part = 'b' AND label = 'baseline'))::numeric, 3)
            AS "RATIO b. enrol, model/plain (rows/s; target 0.5)",
-       round(((SELECT v FROM m WHERE part = 'b' AND label = 'bulk_model') / (SELECT v FROM m WHERE part = 'b' AND label = 'bulk_baseline'))::numeric, 3)
-           AS "ratio b. bulk enroll_members/plain";
+       round(((SELECT v FROM m WHERE part = 'b' AND label = 'row_model') / (SELECT v FROM m WHERE part = 'b' AND label = 'row_baseline'))::numeric, 3)
+           AS "ratio b. one person at a time, enroll_member/plain";
 WITH m AS (SELECT part, label, percentile_cont(0.5) WITHIN GROUP (ORDER BY value) AS v FROM bench.flow_result GROUP BY 1, 2)
 SELECT p.line, round((a.v / b.v)::numeric, 3) AS ratio
 FROM (VALUES (1, 'a', 'a. confirmation, overall TPS including each run''s warm-up', :'AM', :'AP'),

@@ -7,9 +7,8 @@
 --   :people    people of the measured enrolment (global index g = 0 .. people-1)
 --   :extra     more people after them (g = people .. people+extra-1), enrolled unmeasured
 --              while perf samples the backend
---   :rounds    alternating rounds of the enrolment comparison
---   :grp       insurers per transaction when enrolling (bounds the locks one transaction holds)
---   :bulk_insurers  insurers of the bulk line (onshikaku.enroll_members), 0 for none
+--   :rounds    alternating rounds of the enrolment comparison (round r: the insurers k % rounds = r)
+--   :row_insurers  insurers of the per-row line (onshikaku.enroll_member), 0 for none
 --   :id_lo     insurer_id of insurer k = 0 (only for the staging table; the functions need none)
 --
 -- Every value is a function of (k, n) or g, so that pgbench scripts can compute the same
@@ -21,8 +20,11 @@
 --              person (n % 3 = 0) and two dependents; 枝番 expected 00, 01, 02 (issued by
 --              enroll_member in enrolment order);
 --              birth date  1930-01-01 + (g * 7919) % 25000 days (to 1998),
---              acquired    2000-04-01 + (g * 31) % 8000 days (to 2022),
---              lost (g % 10 = 9) 365 + g % 1000 days after acquisition, reason 1.
+--              acquired    2000-04-01 + (g * 31) % 8000 days (to 2022), open-ended (the
+--              bulk enrolment takes current members; losses are recorded afterwards);
+--   the per-row line's people (bench.flow_rows): the same formulas on their own g, My Numbers
+--              40000000000 + g, 記号 R100..., and losses (g % 10 = 9) 365 + g % 1000 days after
+--              acquisition, reason 1.
 --   insurer k: 法別 (31 32 33 34 39 63 67 72)[k % 8], 都道府県 1 + (k / 8) % 47,
 --              保険者別 k / 376, Luhn check digit: distinct for k < 376,000.  (No 法別 with a
 --              leading zero: pgbench passes integers, and 01130012 would lose its zero.)
@@ -77,22 +79,15 @@ CREATE TABLE bench.flow_staging AS
 WITH p AS (
     SELECT g, (g % :insurers)::int AS k, (g / :insurers)::int AS n
     FROM generate_series(0::bigint, :people + :extra - 1) g
-), c AS (
-    SELECT p.*, n / 3 AS h, n % 3 AS m,
-           (SELECT (:people + :insurers - 1) / :insurers) AS nper,
-           ((:people + :insurers - 1) / :insurers + :rounds - 1) / :rounds AS nround,
-           (:insurers + :grp - 1) / :grp AS ngroups
-    FROM p
 )
 SELECT g, k, n,
-       CASE WHEN g >= :people THEN :rounds ELSE n / nround END AS round,
-       (CASE WHEN g >= :people THEN :rounds ELSE n / nround END) * ngroups + k / :grp AS chunk,
+       CASE WHEN g >= :people THEN :rounds ELSE k % :rounds END AS round,
        :id_lo + k AS insurer_id,
        bench.flow_my_number(30000000000 + g) AS my_number,
-       (100 + h / 1000)::text AS card_symbol,
-       (10000000 + h)::text AS card_number,
-       lpad(m::text, 2, '0')::onshikaku.card_branch_number AS expected_branch,
-       (CASE WHEN m = 0 THEN 1 ELSE 2 END)::smallint AS insured_or_dependent,
+       (100 + n / 3 / 1000)::text AS card_symbol,
+       (10000000 + n / 3)::text AS card_number,
+       lpad((n % 3)::text, 2, '0')::onshikaku.card_branch_number AS expected_branch,
+       (CASE WHEN n % 3 = 0 THEN 1 ELSE 2 END)::smallint AS insured_or_dependent,
        'bench person ' || g AS name_on_card,
        'ベンチ ' || g AS name_on_card_kana,
        (1 + g % 2)::smallint AS sex,
@@ -100,51 +95,51 @@ SELECT g, k, n,
        '東京都千代田区千代田1-' || g AS address,
        (1000000 + g % 9000000)::text AS postcode,
        '131016'::text AS municipality_code,
-       'H' || k || '-' || h AS household_id,
-       'bench person ' || ((h * 3)::bigint * :insurers + k) AS insured_person_name,
+       'H' || k || '-' || n / 3 AS household_id,
+       'bench person ' || ((n / 3 * 3)::bigint * :insurers + k) AS insured_person_name,
        30::smallint AS copay_ratio,
        date '2000-04-01' + ((g * 31) % 8000)::int AS acquired_on,
-       CASE WHEN g % 10 = 9 THEN date '2000-04-01' + ((g * 31) % 8000)::int + 365 + (g % 1000)::int END AS lost_on,
-       CASE WHEN g % 10 = 9 THEN 1 END::smallint AS loss_reason,
+       NULL::date AS lost_on, NULL::smallint AS loss_reason,
        -- the baseline's numbers (the model issues its own)
        (bench.flow_luhn15(300000000000000 + g) + (300000000000000 + g) * 10)::text::onshikaku.link_number AS link_number,
        (bench.flow_luhn15(100000000000000 + g) + (100000000000000 + g) * 10)::text::onshikaku.insured_branch_number
            AS insured_branch_number,
        g + 1 AS qualification_id,
        g + 1 AS card_id
-FROM c
-ORDER BY chunk, g;
-CREATE INDEX ON bench.flow_staging (chunk, g);
+FROM p
+ORDER BY k, g;
+CREATE INDEX ON bench.flow_staging (k, g);
 CREATE UNIQUE INDEX ON bench.flow_staging (g);
 ANALYZE bench.flow_staging;
 
--- The people of the bulk line (onshikaku.enroll_members, one call per insurer): as many per insurer
--- as above, for the first :bulk_insurers insurers; My Numbers 40000000000 + g, cards of their own
--- (記号 B100, B101, ...), no losses (enroll_members takes open-ended qualifications only).
-CREATE TABLE bench.flow_bulk AS
+-- The people of the per-row line (onshikaku.enroll_member, one call per person): as many per
+-- insurer as above, for the first :row_insurers insurers; My Numbers 40000000000 + g, cards of
+-- their own (記号 R100, R101, ...), one in ten lost.
+CREATE TABLE bench.flow_rows AS
 WITH p AS (
-    SELECT g, (g % :bulk_insurers)::int AS k, (g / :bulk_insurers)::int AS n
-    FROM generate_series(0::bigint, :bulk_insurers::bigint * ((:people + :insurers - 1) / :insurers) - 1) g
-    WHERE :bulk_insurers > 0
+    SELECT g, (g % :row_insurers)::int AS k, (g / :row_insurers)::int AS n
+    FROM generate_series(0::bigint, :row_insurers::bigint * ((:people + :insurers - 1) / :insurers) - 1) g
+    WHERE :row_insurers > 0
 )
 SELECT g, k, n, k % :rounds AS round, :id_lo + k AS insurer_id,
        bench.flow_my_number(40000000000 + g) AS my_number,
-       'B' || (100 + n / 3 / 1000) AS card_symbol,
+       'R' || (100 + n / 3 / 1000) AS card_symbol,
        (10000000 + n / 3)::text AS card_number,
        lpad((n % 3)::text, 2, '0')::onshikaku.card_branch_number AS expected_branch,
        (CASE WHEN n % 3 = 0 THEN 1 ELSE 2 END)::smallint AS insured_or_dependent,
-       'bulk person ' || g AS name_on_card,
-       'バルク ' || g AS name_on_card_kana,
+       'row person ' || g AS name_on_card,
+       'ロウ ' || g AS name_on_card_kana,
        (1 + g % 2)::smallint AS sex,
        date '1930-01-01' + ((g * 7919) % 25000)::int AS birth_date,
        '東京都千代田区千代田2-' || g AS address,
        (1000000 + g % 9000000)::text AS postcode,
        '131016'::text AS municipality_code,
-       'B' || k || '-' || n / 3 AS household_id,
-       'bulk person ' || ((n / 3 * 3)::bigint * :bulk_insurers + k) AS insured_person_name,
+       'R' || k || '-' || n / 3 AS household_id,
+       'row person ' || ((n / 3 * 3)::bigint * :row_insurers + k) AS insured_person_name,
        30::smallint AS copay_ratio,
        date '2000-04-01' + ((g * 31) % 8000)::int AS acquired_on,
-       NULL::date AS lost_on, NULL::smallint AS loss_reason,
+       CASE WHEN g % 10 = 9 THEN date '2000-04-01' + ((g * 31) % 8000)::int + 365 + (g % 1000)::int END AS lost_on,
+       CASE WHEN g % 10 = 9 THEN 1 END::smallint AS loss_reason,
        (bench.flow_luhn15(400000000000000 + g) + (400000000000000 + g) * 10)::text::onshikaku.link_number AS link_number,
        (bench.flow_luhn15(200000000000000 + g) + (200000000000000 + g) * 10)::text::onshikaku.insured_branch_number
            AS insured_branch_number,
@@ -152,8 +147,8 @@ SELECT g, k, n, k % :rounds AS round, :id_lo + k AS insurer_id,
        1000000000 + g AS card_id
 FROM p
 ORDER BY k, g;
-CREATE INDEX ON bench.flow_bulk (k, g);
-ANALYZE bench.flow_bulk;
+CREATE INDEX ON bench.flow_rows (k, g);
+ANALYZE bench.flow_rows;
 
 -- The plain tables of the enrolment baseline: the same columns and indexes as
 -- onshikaku.person, registration_zone, qualification and card, one table each, no
