@@ -1106,14 +1106,14 @@ column_of(Member *ms, int n, int a, Oid elemtype)
 static void
 write_rows(Member *ms, int n, int32 insurer_id, Datum public_payer, bool public_payer_null)
 {
-	Oid			qtypes[24] = {
+	Oid			qtypes[25] = {
 		INT4OID, INT8ARRAYOID, types.ibn_arr, types.link_arr, types.enc_arr, types.bi_arr, BOOLARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, INT2ARRAYOID, DATEARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, types.branch_arr, DATEARRAYOID, INT2ARRAYOID,
-		TEXTARRAYOID, types.recipient_arr, types.pmh_arr, types.public_payer
+		TEXTARRAYOID, types.recipient_arr, types.pmh_arr, types.public_payer, INT2ARRAYOID
 	};
-	Datum		q[24];
-	char		qnulls[24];
+	Datum		q[25];
+	char		qnulls[25];
 	Datum	   *qids = palloc(sizeof(Datum) * n);
 	Datum	   *ibns = palloc(sizeof(Datum) * n);
 	Datum	   *links = palloc(sizeof(Datum) * n);
@@ -1162,18 +1162,20 @@ write_rows(Member *ms, int n, int32 insurer_id, Datum public_payer, bool public_
 		 "(insurer_id, qualification_id, insured_branch_number, link_number, my_number, my_number_bi, "
 		 " dv_nondisclosure, name_on_card, name_on_card_kana, sex1, birth_date, address, postcode, "
 		 " municipality_code, household_id, card_symbol, card_number, card_branch, acquired_on, "
-		 " insured_or_dependent, insured_person_name, public_payer_number, recipient_number, pmh_id, process_kind_code) "
+		 " insured_or_dependent, insured_person_name, public_payer_number, recipient_number, pmh_id, process_kind_code, "
+		 " card_copay_ratio, card_valid_from, card_copied) "
 		 "SELECT $1, u.qid, u.ibn, u.link, u.enc, u.bi, u.dv, u.nm, u.kana, u.sex, u.birth, u.addr, u.post, "
-		 "       u.muni, u.hh, u.sym, u.num, u.br, u.acq, u.iod, u.ipn, $24, u.rcp, u.pmh, 'enrol' "
+		 "       u.muni, u.hh, u.sym, u.num, u.br, u.acq, u.iod, u.ipn, $24, u.rcp, u.pmh, 'enrol', "
+		 "       u.cop, u.acq, true "
 		 "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
 		 "                pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), pg_catalog.unnest($9), "
 		 "                pg_catalog.unnest($10), pg_catalog.unnest($11), pg_catalog.unnest($12), pg_catalog.unnest($13), "
 		 "                pg_catalog.unnest($14), pg_catalog.unnest($15), pg_catalog.unnest($16), pg_catalog.unnest($17), "
 		 "                pg_catalog.unnest($18), pg_catalog.unnest($19), pg_catalog.unnest($20), pg_catalog.unnest($21), "
-		 "                pg_catalog.unnest($22), pg_catalog.unnest($23)) "
+		 "                pg_catalog.unnest($22), pg_catalog.unnest($23), pg_catalog.unnest($25)) "
 		 "  AS u(qid, ibn, link, enc, bi, dv, nm, kana, sex, birth, addr, post, muni, hh, sym, num, br, acq, iod, "
-		 "       ipn, rcp, pmh)",
-		 24, qtypes);
+		 "       ipn, rcp, pmh, cop)",
+		 25, qtypes);
 	memset(qnulls, ' ', sizeof(qnulls));
 	q[0] = Int32GetDatum(insurer_id);
 	q[1] = array_of(qids, NULL, n, INT8OID);
@@ -1201,6 +1203,7 @@ write_rows(Member *ms, int n, int32 insurer_id, Datum public_payer, bool public_
 	q[23] = public_payer;
 	if (public_payer_null)
 		qnulls[23] = 'n';
+	q[24] = column_of(ms, n, M_COPAY, INT2OID);	/* the card's, copied */
 	run(plan_qualification_ins, q, qnulls, SPI_OK_INSERT);
 
 	{
@@ -1223,7 +1226,7 @@ write_rows(Member *ms, int n, int32 insurer_id, Datum public_payer, bool public_
 		c[3] = q[16];
 		c[4] = q[17];
 		c[5] = q[18];
-		c[6] = column_of(ms, n, M_COPAY, INT2OID);
+		c[6] = q[24];
 		run(plan_card_ins, c, NULL, SPI_OK_INSERT);
 	}
 

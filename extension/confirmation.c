@@ -4,8 +4,11 @@
  *	  confirmation (OQS) answers at a counter, by card.
  *
  * The hot path of the system (about 2 billion visits a year): one index
- * scan of the insurer's qualification partition by (記号, 番号, 枝番), one
- * of its card partition by qualification, no planner and no executor.  It
+ * scan of the insurer's qualification partition by (記号, 番号, 枝番) and,
+ * only for a qualification with certificates besides its insurance card,
+ * one of its card partition by qualification (the insurance card of the
+ * enrolment is copied on the qualification row: card_copied); no planner
+ * and no executor.  It
  * answers for every insurer (OQS is national), so there is no isolation
  * predicate; the right to call it is membership in onshikaku_oqs_feed of
  * the outer user (SET ROLE or the session user), as for every flow.
@@ -55,13 +58,13 @@ static const char *const qual_columns[] = {
 	"card_symbol", "card_number", "card_branch", "name_on_card", "name_on_card_kana",
 	"sex1", "birth_date", "insured_or_dependent", "insured_person_name", "acquired_on",
 	"lost_on", "loss_reason", "address", "postcode", "dv_nondisclosure", "deleted",
-	"qualification_id"
+	"qualification_id", "card_copied", "card_copay_ratio", "card_valid_from", "card_valid_to"
 };
 enum
 {
 	Q_SYMBOL, Q_NUMBER, Q_BRANCH, Q_NAME, Q_NAME_KANA, Q_SEX, Q_BIRTH, Q_IOD,
 	Q_INSURED_NAME, Q_ACQUIRED, Q_LOST, Q_LOSS_REASON, Q_ADDRESS, Q_POSTCODE, Q_DV,
-	Q_DELETED, Q_ID, Q_COUNT
+	Q_DELETED, Q_ID, Q_CARD_COPIED, Q_CARD_COPAY, Q_CARD_FROM, Q_CARD_TO, Q_COUNT
 };
 
 static const char *const card_columns[] = {
@@ -412,7 +415,23 @@ osk_confirm_qualification(PG_FUNCTION_ARGS)
 			nulls[C_ADDRESS] = true;
 			nulls[C_POSTCODE] = true;
 		}
-		if (rank == 3)
+		if (rank == 3 && DatumGetBool(best[Q_CARD_COPIED]))
+		{
+			/*
+			 * Only the insurance card of the enrolment, copied on the row
+			 * (enroll_member, enroll_members; record_loss ends the copy as it
+			 * ends the card, add_certificate clears card_copied): read_cards()
+			 * would find that one card and answer the same.
+			 */
+			if (!bestn[Q_CARD_COPAY] &&
+				within(on, bestn[Q_CARD_FROM], DatumGetDateADT(best[Q_CARD_FROM]),
+					   bestn[Q_CARD_TO], DatumGetDateADT(best[Q_CARD_TO])))
+			{
+				values[C_COPAY] = best[Q_CARD_COPAY];
+				nulls[C_COPAY] = false;
+			}
+		}
+		else if (rank == 3)
 			read_cards(insurer_id, DatumGetInt64(best[Q_ID]), on, consent, values, nulls);
 		values[C_WITHHELD] = BoolGetDatum(!consent);
 		nulls[C_WITHHELD] = false;

@@ -310,6 +310,12 @@ CREATE TABLE onshikaku.qualification (
     deleted_at             timestamptz,                       -- 削除日時
     registered_at          timestamptz NOT NULL DEFAULT now(), -- 登録日時
     updated_at             timestamptz NOT NULL DEFAULT now(), -- 更新日時
+    -- the insurance card issued at enrolment, copied for the OQS answer: while
+    -- card_copied, confirm_qualification() reads no card row (0.4.0)
+    card_copay_ratio       smallint,
+    card_valid_from        date,
+    card_valid_to          date,
+    card_copied            boolean NOT NULL DEFAULT false,
     PRIMARY KEY (insurer_id, qualification_id),
     CHECK (lost_on IS NULL OR lost_on >= acquired_on),
     CHECK ((lost_on IS NULL) = (loss_reason IS NULL)),

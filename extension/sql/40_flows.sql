@@ -339,7 +339,7 @@ BEGIN
          dv_nondisclosure, name_on_card, name_on_card_kana, sex1, birth_date, address, postcode,
          municipality_code, household_id, card_symbol, card_number, card_branch, acquired_on, lost_on,
          loss_reason, insured_or_dependent, insured_person_name, public_payer_number, recipient_number,
-         pmh_id, process_kind_code)
+         pmh_id, process_kind_code, card_copay_ratio, card_valid_from, card_valid_to, card_copied)
     SELECT ins.insurer_id, qid, res.insured_branch_number, res.link_number,
            CASE WHEN ins.insurer_number IS NULL
                 THEN onshikaku.protect_national(my_number, 'qualification.my_number', extract(year FROM lost_on)::integer)
@@ -348,7 +348,9 @@ BEGIN
            bi, dv_nondisclosure, name_on_card, name_on_card_kana, sex, birth_date, address, postcode,
            municipality_code, household_id, nullif(card_symbol, ''), card_num, res.card_branch, acquired_on,
            lost_on, loss_reason, insured_or_dependent, insured_person_name, ins.public_payer_number,
-           recipient_number, p.pmh_id, 'enrol'
+           recipient_number, p.pmh_id, 'enrol',
+           -- the insurance card below, copied for the OQS answer
+           copay_ratio, coalesce(card_valid_from, acquired_on), coalesce(card_valid_to, lost_on - 1), true
     FROM onshikaku.person p WHERE p.link_number = res.link_number;
 
     INSERT INTO onshikaku.card (insurer_id, card_id, qualification_id, kind, card_symbol, card_number,
@@ -532,7 +534,11 @@ BEGIN
         my_number = onshikaku.reencrypt(x.my_number, ins.insurer_number, 'qualification.my_number',
                                         extract(year FROM $3)::integer),
         updated_my_number = onshikaku.reencrypt(x.updated_my_number, ins.insurer_number, 'qualification.my_number',
-                                                extract(year FROM $3)::integer)
+                                                extract(year FROM $3)::integer),
+        -- the copy of the insurance card ends as the card does, below
+        card_valid_to = CASE WHEN (x.card_valid_to IS NULL OR x.card_valid_to >= $3)
+                              AND (x.card_valid_from IS NULL OR x.card_valid_from < $3)
+                             THEN $3 - 1 ELSE x.card_valid_to END
     WHERE x.insurer_id = ins.insurer_id AND x.qualification_id = q.qualification_id;
     -- the cards end the day before the loss
     UPDATE onshikaku.card c SET valid_to = $3 - 1, updated_at = now()
@@ -578,6 +584,9 @@ BEGIN
     VALUES (ins.insurer_id, id, q.qualification_id, kind, q.card_symbol, q.card_number, q.card_branch,
             current_date, valid_from, coalesce(valid_to, q.lost_on - 1), copay_ratio, applicable_class,
             long_term_admission_on, certified_disease_class, copay_limit);
+    -- more than the one insurance card: confirmations read the card rows again
+    UPDATE onshikaku.qualification x SET card_copied = false
+    WHERE x.insurer_id = ins.insurer_id AND x.qualification_id = q.qualification_id AND x.card_copied;
     RETURN id;
 END
 $$;

@@ -2,7 +2,7 @@
 -- and provision, identity checks, rights, and bad input (right SQLSTATE,
 -- nothing written, no personal number in any message).
 \ir ../helpers/tap_prelude.sql
-SELECT plan(122);
+SELECT plan(127);
 
 SELECT register_insurer('01130012', 'tap 協会けんぽ', 'kyokai_kenpo') AS a \gset
 SELECT register_insurer('39131156', 'tap 後期広域', 'koki_koreisha') AS b \gset
@@ -447,6 +447,43 @@ RESET ROLE;
 SELECT is(reveal((SELECT my_number FROM qualification WHERE qualification_id = (SELECT qualification_id FROM ew)),
                  NULL, 'qualification.my_number', 'tap', 'test'), pg_temp.num(185),
           '生活保護 My Numbers are under the national key (the body has no 保険者番号)');
+
+-- ---- the insurance card copied on the qualification (0.4.0) ------------------------------------------
+-- every confirmation of this suite's qualifications, with consent, on dates before, around and after
+-- the losses, answered from the copy and then again with every copy switched off (the card rows)
+SET ROLE tap_clerk;
+SELECT qualification_id AS vq FROM enroll_member(:a, pg_temp.mn(171), '9030', '2024-04-01', '1980-01-01', card_symbol => 'V',
+                                                 copay_ratio => 20::smallint, card_valid_to => '2024-12-31') \gset
+RESET ROLE;
+SELECT is((SELECT string_agg(coalesce((onshikaku.confirm_qualification_row('01130012', 'V', '9030', '00', '1980-01-01', d)).copay_ratio::text, '-'), ',' ORDER BY d)
+           FROM unnest(ARRAY[date '2024-07-01', '2025-04-01']) d), '20,-',
+          'a card that ends before the qualification: its copay ratio while valid, none after (from the copy)');
+SELECT ok((SELECT count(*) FILTER (WHERE card_copied) > 10 AND count(*) FILTER (WHERE NOT card_copied) > 0
+           FROM onshikaku.qualification),
+          'enrolments copy their insurance card (card_copied), a certificate added clears it');
+CREATE TEMP TABLE copied_answers AS
+SELECT q.insurer_id, q.qualification_id, v.d,
+       onshikaku.confirm_qualification_row(i.insurer_number, q.card_symbol, q.card_number, q.card_branch,
+                                           q.birth_date, v.d, true)::text AS answer
+FROM onshikaku.qualification q JOIN onshikaku.insurer i USING (insurer_id)
+CROSS JOIN (VALUES (date '2019-07-01'), ('2021-03-31'), ('2022-03-31'), ('2022-04-01'), ('2024-07-01'),
+                   ('2025-04-01'), ('2030-01-01')) v(d)
+WHERE i.insurer_number IS NOT NULL AND NOT q.deleted;
+SAVEPOINT no_copies;
+UPDATE onshikaku.qualification SET card_copied = false;
+SELECT is((SELECT count(*) FROM copied_answers a JOIN onshikaku.qualification q USING (insurer_id, qualification_id)
+           JOIN onshikaku.insurer i USING (insurer_id)
+           WHERE a.answer IS DISTINCT FROM onshikaku.confirm_qualification_row(i.insurer_number, q.card_symbol,
+                     q.card_number, q.card_branch, q.birth_date, a.d, true)::text), 0::bigint,
+          'the copy answers as the card rows do, for every qualification on seven dates');
+SELECT ok((SELECT count(*) FILTER (WHERE answer LIKE '(qualified,%') > 50 FROM copied_answers),
+          '... among them more than 50 qualified answers (the ones that read the card)');
+ROLLBACK TO no_copies;
+SELECT is((SELECT card_valid_to FROM onshikaku.qualification q WHERE q.insurer_id = :a
+           AND q.qualification_id = (SELECT qualification_id FROM e1 LIMIT 1)),
+          (SELECT valid_to FROM onshikaku.card c WHERE c.insurer_id = :a
+           AND c.qualification_id = (SELECT qualification_id FROM e1 LIMIT 1) AND c.kind = 'insurance_card'),
+          'record_loss() ends the copy as it ends the card');
 
 SELECT * FROM finish();
 ROLLBACK;
