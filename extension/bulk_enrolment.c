@@ -64,10 +64,6 @@
 
 #define BI_LEN 32				/* onshikaku.blind_index */
 
-/* the people already known nationally, of an array of blind indexes */
-#define PERSON_BY_BLIND_INDEX \
-	"SELECT my_number_bi, link_number, pmh_id FROM onshikaku.person " \
-	"WHERE my_number_bi OPERATOR(onshikaku.=) ANY ($1)"
 #define MAX_DRAWS 16			/* rounds of issuance before giving up */
 
 /* member_input, attribute by attribute (40_flows.sql) */
@@ -415,6 +411,92 @@ member_by_bi(Member **sorted, int n, const uint8 *bi)
 /* ---- the steps ------------------------------------------------------------------ */
 
 /*
+ * The people seen before nationally, among the members without a 紐付番号
+ * yet: their 紐付番号 and PMH-ID.  Both paths use it (the careful one for
+ * the members its insert did not take).
+ */
+static void
+find_known_people(Member *ms, int n, Member **by_bi)
+{
+	Oid			argtypes[1] = {types.bi_arr};
+	Datum	   *bis = palloc(sizeof(Datum) * n);
+	Datum		values[1];
+	int			k = 0;
+
+	for (int i = 0; i < n; i++)
+		if (ms[i].link == 0)
+			bis[k++] = PointerGetDatum(ms[i].bi);
+	if (k == 0)
+		return;
+	values[0] = array_of(bis, NULL, k, types.bi);
+	keep(&plan_person_get,
+		 "SELECT my_number_bi, link_number, pmh_id FROM onshikaku.person "
+		 "WHERE my_number_bi OPERATOR(onshikaku.=) ANY ($1)",
+		 1, argtypes);
+	run(plan_person_get, values, NULL, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[r];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Member	   *m = member_by_bi(by_bi, n, (uint8 *) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull)));
+
+		if (m == NULL || m->link != 0)
+			continue;
+		m->link = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		m->pmh = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
+		m->has_pmh = !isnull;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * The people the insurer has registered, among the members without a
+ * 被保険者枝番 yet: theirs, locked until commit; they are no longer
+ * prospective members.  Both paths use it.
+ */
+static void
+find_registrations(Member *ms, int n, Member **by_bi, int32 insurer_id)
+{
+	Oid			argtypes[2] = {INT4OID, types.bi_arr};
+	Datum	   *bis = palloc(sizeof(Datum) * n);
+	Datum		values[2];
+	bool		prospective = false;
+	int			k = 0;
+
+	/* only a person seen nationally can be registered (person comes first) */
+	for (int i = 0; i < n; i++)
+		if (ms[i].link != 0 && ms[i].ibn == 0)
+			bis[k++] = PointerGetDatum(ms[i].bi);
+	if (k == 0)
+		return;
+	values[0] = Int32GetDatum(insurer_id);
+	values[1] = array_of(bis, NULL, k, types.bi);
+	run_once("SELECT my_number_bi, insured_branch_number, prospective FROM onshikaku.registration_zone "
+			 "WHERE insurer_id = $1 AND my_number_bi OPERATOR(onshikaku.=) ANY ($2) FOR UPDATE",
+			 2, argtypes, values, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[r];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Member	   *m = member_by_bi(by_bi, n, (uint8 *) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull)));
+
+		if (m == NULL || m->ibn != 0)
+			continue;
+		m->ibn = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		m->reused = true;
+		if (DatumGetBool(SPI_getbinval(t, d, 3, &isnull)))
+			prospective = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (prospective)
+		run_once("UPDATE onshikaku.registration_zone SET prospective = false, removal_requested_at = NULL "
+				 "WHERE insurer_id = $1 AND my_number_bi OPERATOR(onshikaku.=) ANY ($2) AND prospective",
+				 2, argtypes, values, SPI_OK_UPDATE);
+}
+
+/*
  * 紐付番号: one per person nationally.  New people are inserted with a
  * fresh number; the ones the insert did not take are either known (read
  * their numbers) or drew a number someone has (draw again).
@@ -431,10 +513,6 @@ assign_link_numbers(Member *ms, int n, Member **by_bi)
 		 "SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) "
 		 "ON CONFLICT DO NOTHING RETURNING my_number_bi, link_number",
 		 2, argtypes);
-	keep(&plan_person_get,
-		 PERSON_BY_BLIND_INDEX,
-		 1, &argtypes[1]);
-
 	for (int round = 0;; round++)
 	{
 		int			k = 0;
@@ -468,21 +546,7 @@ assign_link_numbers(Member *ms, int n, Member **by_bi)
 		if ((int) SPI_processed == k)
 			break;
 		/* known people (and collided draws, which find nothing here) */
-		run(plan_person_get, &values[1], NULL, SPI_OK_SELECT);
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	t = SPI_tuptable->vals[r];
-			TupleDesc	d = SPI_tuptable->tupdesc;
-			bool		isnull;
-			Member	   *m = member_by_bi(by_bi, n, (uint8 *) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull)));
-
-			if (m == NULL || m->link != 0)
-				continue;
-			m->link = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-			m->pmh = DatumGetInt64(SPI_getbinval(t, d, 3, &m->has_pmh));
-			m->has_pmh = !m->has_pmh;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		find_known_people(ms, n, by_bi);
 	}
 }
 
@@ -545,30 +609,7 @@ assign_insured_branch_numbers(Member *ms, int n, Member **by_bi, int32 insurer_i
 			break;
 
 		/* registered before (or meanwhile): theirs, locked; prospective no more */
-		{
-			Oid			gtypes[2] = {INT4OID, types.bi_arr};
-			Datum		gvalues[2] = {Int32GetDatum(insurer_id), values[2]};
-
-			run_once("SELECT my_number_bi, insured_branch_number, prospective FROM onshikaku.registration_zone "
-					 "WHERE insurer_id = $1 AND my_number_bi OPERATOR(onshikaku.=) ANY ($2) FOR UPDATE",
-					 2, gtypes, gvalues, SPI_OK_SELECT);
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				HeapTuple	t = SPI_tuptable->vals[r];
-				TupleDesc	d = SPI_tuptable->tupdesc;
-				bool		isnull;
-				Member	   *m = member_by_bi(by_bi, n, (uint8 *) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull)));
-
-				if (m == NULL || m->ibn != 0)
-					continue;
-				m->ibn = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-				m->reused = true;
-			}
-			if (SPI_processed > 0)
-				run_once("UPDATE onshikaku.registration_zone SET prospective = false, removal_requested_at = NULL "
-						 "WHERE insurer_id = $1 AND my_number_bi OPERATOR(onshikaku.=) ANY ($2) AND prospective",
-						 2, gtypes, gvalues, SPI_OK_UPDATE);
-		}
+		find_registrations(ms, n, by_bi, insurer_id);
 	}
 }
 
@@ -686,12 +727,13 @@ card_branches_used(int32 insurer_id, Datum *syms, Datum *nums, int ncards, bool 
 	IndexScanDesc scan;
 	Snapshot	snapshot;
 	ScanKeyData keys[3];
+	Oid			current = osk_relation_oid("card_branch_issue");
 
 	if (!OidIsValid(p->heap))
 		return;
-	if (parent != osk_relation_oid("card_branch_issue"))
+	if (parent != current)
 	{
-		parent = osk_relation_oid("card_branch_issue");
+		parent = current;
 		branch_att = get_attnum(parent, "card_branch");
 		if (branch_att == InvalidAttrNumber)
 			elog(ERROR, "card_branch_issue has no column card_branch");
@@ -856,82 +898,6 @@ record_card_branches(Member *ms, int n, int32 insurer_id, bool careful)
 }
 
 /* ---- the fast path ------------------------------------------------------------- */
-
-/* The people seen before nationally: their 紐付番号 and PMH-ID. */
-static void
-find_known_people(Member *ms, int n, Member **by_bi)
-{
-	Oid			argtypes[1] = {types.bi_arr};
-	Datum	   *bis = palloc(sizeof(Datum) * n);
-	Datum		values[1];
-
-	for (int i = 0; i < n; i++)
-		bis[i] = PointerGetDatum(ms[i].bi);
-	values[0] = array_of(bis, NULL, n, types.bi);
-	keep(&plan_person_get,
-		 PERSON_BY_BLIND_INDEX,
-		 1, argtypes);
-	run(plan_person_get, values, NULL, SPI_OK_SELECT);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[r];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Member	   *m = member_by_bi(by_bi, n, (uint8 *) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull)));
-
-		if (m == NULL)
-			continue;
-		m->link = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-		m->pmh = DatumGetInt64(SPI_getbinval(t, d, 3, &isnull));
-		m->has_pmh = !isnull;
-	}
-	SPI_freetuptable(SPI_tuptable);
-}
-
-/*
- * The people the insurer has registered: their 被保険者枝番, locked until
- * commit; they are no longer prospective members.
- */
-static void
-find_registrations(Member *ms, int n, Member **by_bi, int32 insurer_id)
-{
-	Oid			argtypes[2] = {INT4OID, types.bi_arr};
-	Datum	   *bis = palloc(sizeof(Datum) * n);
-	Datum		values[2];
-	bool		prospective = false;
-	int			k = 0;
-
-	/* only a person seen nationally can be registered (person comes first) */
-	for (int i = 0; i < n; i++)
-		if (ms[i].link != 0)
-			bis[k++] = PointerGetDatum(ms[i].bi);
-	if (k == 0)
-		return;
-	values[0] = Int32GetDatum(insurer_id);
-	values[1] = array_of(bis, NULL, k, types.bi);
-	run_once("SELECT my_number_bi, insured_branch_number, prospective FROM onshikaku.registration_zone "
-			 "WHERE insurer_id = $1 AND my_number_bi OPERATOR(onshikaku.=) ANY ($2) FOR UPDATE",
-			 2, argtypes, values, SPI_OK_SELECT);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[r];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		bool		isnull;
-		Member	   *m = member_by_bi(by_bi, n, (uint8 *) DatumGetPointer(SPI_getbinval(t, d, 1, &isnull)));
-
-		if (m == NULL)
-			continue;
-		m->ibn = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-		m->reused = true;
-		if (DatumGetBool(SPI_getbinval(t, d, 3, &isnull)))
-			prospective = true;
-	}
-	SPI_freetuptable(SPI_tuptable);
-	if (prospective)
-		run_once("UPDATE onshikaku.registration_zone SET prospective = false, removal_requested_at = NULL "
-				 "WHERE insurer_id = $1 AND my_number_bi OPERATOR(onshikaku.=) ANY ($2) AND prospective",
-				 2, argtypes, values, SPI_OK_UPDATE);
-}
 
 /* Plain INSERTs of the new person, registration and 枝番 rows. */
 static void
